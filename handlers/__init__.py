@@ -1,0 +1,1 @@
+"""Thin Tornado adapters over the core in `spreed/`."""

@@ -1,0 +1,129 @@
+"""The Tornado application: routes in the original's order, with its path-cleaning and strict-slash rules."""
+from __future__ import annotations
+
+import posixpath
+import re
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+import tornado.httputil
+import tornado.web
+
+from spreed.hub import Hub
+from spreed.page import PageRenderer
+from spreed.tokenfile import TokenFile
+
+from . import files, pages, rest, websocket
+from .base import NotFound, RedirectTo
+
+
+@dataclass
+class Route:
+    regex: re.Pattern[str]
+    handler: type[tornado.web.RequestHandler]
+    kwargs: dict[str, Any]
+    trailing_slash: bool
+    methods: tuple[str, ...] | None = None  # None: any method
+
+
+_VAR = re.compile(r"\{(\w+)(:\.\*)?\}")
+
+
+def route(template: str, handler: type, methods: tuple[str, ...] | None = None, **kwargs: Any) -> Route:
+    """`{name}` is one segment, `{name:.*}` anything; matching allows an extra or missing final slash."""
+    body = template.rstrip("/")
+    parts, pos = [], 0
+    for var in _VAR.finditer(body):
+        parts.append(re.escape(body[pos:var.start()]))
+        parts.append(f"(?P<{var.group(1)}>.*?)" if var.group(2) else f"(?P<{var.group(1)}>[^/]+)")
+        pos = var.end()
+    parts.append(re.escape(body[pos:]))
+    regex = re.compile("^" + "".join(parts) + "(?P<_slash>/?)$")
+    return Route(regex, handler, kwargs, template.endswith("/"), methods)
+
+
+def clean_path(path: str) -> str:
+    """Go's path.Clean, keeping a trailing slash."""
+    if path == "":
+        return "/"
+    cleaned = posixpath.normpath(path)
+    if cleaned.startswith("//"):
+        cleaned = "/" + cleaned.lstrip("/")
+    if path.endswith("/") and cleaned != "/":
+        cleaned += "/"
+    return cleaned
+
+
+class SpreedApplication(tornado.web.Application):
+    def __init__(self, hub: Hub, **settings: Any) -> None:
+        self.hub = hub
+        self.base = hub.config.base_path
+        self.routes = build_routes(hub)
+        super().__init__([], compress_response=True, **settings)
+
+    def find_handler(self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any) -> Any:
+        raw = request.path
+        query = f"?{request.query}" if request.query else ""
+        cleaned = clean_path(raw)
+        if cleaned != raw:
+            return self._delegate(request, RedirectTo, {"url": cleaned + query})
+        if not raw.startswith(self.base):
+            if raw + "/" == self.base:
+                return self._delegate(request, RedirectTo, {"url": self.base + query})
+            return self._delegate(request, NotFound, {})
+        rel = urllib.parse.unquote(raw[len(self.base):])
+        for candidate in self.routes:
+            match = candidate.regex.match(rel)
+            if match is None or (candidate.methods and request.method not in candidate.methods):
+                continue
+            has_slash = bool(match.group("_slash"))
+            if has_slash != candidate.trailing_slash and rel != "":
+                fixed = raw.rstrip("/") + ("/" if candidate.trailing_slash else "")
+                return self._delegate(request, RedirectTo, {"url": fixed + query})
+            args = {k: v for k, v in match.groupdict().items() if k != "_slash"}
+            return self._delegate(request, candidate.handler, candidate.kwargs, args)
+        return self._delegate(request, NotFound, {})
+
+    def _delegate(self, request: Any, handler: type, kwargs: dict[str, Any],
+                  path_kwargs: dict[str, str] | None = None) -> Any:
+        return self.get_handler_delegate(request, handler, {"hub": self.hub, **kwargs},
+                                         path_kwargs=path_kwargs or {})
+
+
+def build_routes(hub: Hub) -> list[Route]:
+    cfg = hub.config
+    static = str(cfg.root / "static")
+    renderer = PageRenderer(cfg)
+    token_file = TokenFile(cfg.token_file) if cfg.token_file else None
+    table = [
+        route("", pages.MainPage, renderer=renderer),
+        route("static/img/buddy/{flags}/{image_id}/{idx:.*}", files.BuddyImage),
+        route("static/{path:.*}", files.StaticFiles, path=static),
+        route("robots.txt", files.SingleFile, path=f"{static}/robots.txt"),
+        route("favicon.ico", files.SingleFile, path=f"{static}/img/favicon.ico", fallbacks=["../favicon.ico"]),
+        route(".well-known/spreed-configuration", pages.WellKnown),
+        route("sandbox/{origin_scheme}/{origin_host}/{sandbox}.html", pages.Sandbox),
+        route("api/v1/config", rest.ConfigResource),
+        route("api/v1/tokens", rest.TokensResource, token_file=token_file),
+        route("api/v1/rooms", rest.RoomsResource),
+    ]
+    table += extra_api_routes(hub)
+    if cfg.stats:
+        table.append(route("api/v1/stats", rest.StatsResource))
+    table += [
+        route("ws", websocket.ChannelingSocket, methods=("GET",)),
+        route("ws", websocket.WebSocketOnlyGet),
+        route("{room}", pages.MainPage, renderer=renderer),
+        route("{room:.*}", pages.MainPage, methods=("GET",), renderer=renderer),
+    ]
+    return table
+
+
+def extra_api_routes(hub: Hub) -> list[Route]:
+    """REST resources that exist only in some configurations (users; later modules add theirs)."""
+    return []
+
+
+def make_app(hub: Hub, **settings: Any) -> SpreedApplication:
+    return SpreedApplication(hub, **settings)

@@ -1,0 +1,104 @@
+"""Static files (with the `ver=` cache-busting segment), robots.txt, favicon and buddy pictures."""
+from __future__ import annotations
+
+import datetime
+import email.utils
+import os
+import time
+from typing import Any
+
+import tornado.web
+
+from .base import BaseHandler
+
+ONE_YEAR = 365 * 86400
+
+
+class StaticFiles(tornado.web.StaticFileHandler):
+    """`static/ver=<anything>/x` serves `static/x` with a year of caching; `static/x` without."""
+
+    def initialize(self, path: str, default_filename: str | None = None, **kwargs: Any) -> None:
+        super().initialize(path, default_filename)
+
+    async def get(self, path: str, include_body: bool = True) -> None:
+        parts = path.split("/", 1)
+        self._versioned = len(parts) == 2 and parts[0].startswith("ver=")
+        if self._versioned:
+            path = parts[1]
+        await super().get(path, include_body)
+
+    def set_extra_headers(self, path: str) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+        if self._versioned:
+            self.set_header("Expires", email.utils.formatdate(time.time() + ONE_YEAR, usegmt=True))
+            self.set_header("Cache-Control", "public, max-age=31536000")
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        if os.path.isdir(absolute_path):
+            raise tornado.web.HTTPError(403)
+        return super().validate_absolute_path(root, absolute_path)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish({403: "403 Forbidden\n", 404: "404 Not Found\n"}.get(status_code, f"{status_code}\n"))
+
+
+class SingleFile(StaticFiles):
+    """robots.txt and favicon.ico: one fixed file (with a fallback for the favicon)."""
+
+    def initialize(self, path: str, default_filename: str | None = None, **kwargs: Any) -> None:
+        super().initialize(os.path.dirname(path))
+        self._names = [os.path.basename(path)] + list(kwargs.get("fallbacks", []))
+
+    async def get(self, path: str = "", include_body: bool = True) -> None:
+        for name in self._names:
+            if os.path.isfile(os.path.join(self.root, name)):
+                await super().get(name, include_body)
+                return
+        self.set_status(404)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("404 page not found\n")
+
+
+class BuddyImage(BaseHandler):
+    """Pictures by image id; `{flags}` and `{idx}` are ignored (protocol.md 3.8)."""
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+    def compute_etag(self) -> None:
+        return None
+
+    def _serve(self, flags: str, image_id: str, idx: str) -> None:
+        image = self.hub.images.get(image_id)
+        if image is None:
+            self.plain(404, "Unknown image\n")
+            return
+        changed = datetime.datetime.fromtimestamp(int(image.last_change), datetime.timezone.utc)
+        self.set_header("Content-Type", image.mimetype)
+        self.set_header("ETag", image.change_id)
+        self.set_header("Last-Modified", email.utils.format_datetime(changed, usegmt=True))
+        self.set_header("Cache-Control", "public, no-transform, max-age=86400")
+        self.set_header("Expires", email.utils.formatdate(time.time() + 86400, usegmt=True))
+        self.set_header("X-Content-Type-Options", "nosniff")
+        age = int(time.time() - image.last_change)
+        if age >= 1:
+            self.set_header("Age", str(age))
+        if self._not_modified(image.change_id, changed):
+            self.set_status(304)
+            self.finish()
+            return
+        self.finish(b"" if self.request.method == "HEAD" else image.data)
+
+    def _not_modified(self, etag: str, changed: datetime.datetime) -> bool:
+        match = self.request.headers.get("If-None-Match")
+        if match is not None:
+            return match.strip() in (etag, "*", f'"{etag}"')
+        since = self.request.headers.get("If-Modified-Since")
+        if since:
+            try:
+                return email.utils.parsedate_to_datetime(since) >= changed
+            except (TypeError, ValueError):
+                return False
+        return False
+
+    get = head = post = put = patch = delete = options = _serve  # type: ignore[assignment]

@@ -1,0 +1,184 @@
+"""The channeling websocket: one connection per client, a bounded send queue, batched writes.
+
+Outgoing frames are queued per connection and written to the stream in batches, one write at a
+time; a client that stops reading fills its queue and is cut off, so it never slows anyone else or
+grows the server's memory.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import struct
+import time
+from typing import Any
+
+import tornado.iostream
+import tornado.websocket
+
+from spreed.hub import Hub
+from spreed.session import Session
+
+from .base import BaseHandler, _in
+
+log = logging.getLogger("spreed.ws")
+CLOSE_SLOW_CONSUMER = 1008
+
+
+def text_frame_header(length: int) -> bytes:
+    """The header of an unmasked, final text frame (RFC 6455 5.2)."""
+    if length < 126:
+        return bytes((0x81, length))
+    if length <= 0xFFFF:
+        return struct.pack("!BBH", 0x81, 126, length)
+    return struct.pack("!BBQ", 0x81, 127, length)
+
+
+class ChannelingSocket(tornado.websocket.WebSocketHandler):
+    hub: Hub
+
+    def initialize(self, hub: Hub, **kwargs: Any) -> None:
+        self.hub = hub
+        limits = hub.config.limits
+        self.index = 0
+        self.remote_ip = ""
+        self.session: Session | None = None
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._queued_bytes = 0
+        self._writing = False
+        self._closed = False
+        self._max_messages = limits.send_queue_messages
+        self._max_bytes = limits.send_queue_bytes
+        self._rate = limits.messages_per_second
+        self._recent: collections.deque[float] = collections.deque(maxlen=self._rate)
+
+    # ---- handshake
+    def check_origin(self, origin: str) -> bool:
+        return True
+
+    def get_compression_options(self) -> None:
+        return None
+
+    @property
+    def ping_interval(self) -> float:
+        return self.hub.config.limits.ping_interval
+
+    @property
+    def ping_timeout(self) -> float:
+        return self.hub.config.limits.ping_timeout
+
+    @property
+    def max_message_size(self) -> int:
+        return self.hub.config.limits.max_message_bytes
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        peer = self.request.remote_ip or ""
+        self.remote_ip = peer
+        if _in(peer, self.hub.config.trusted_proxies):
+            self.remote_ip = self.request.headers.get("X-Real-IP", "") or peer
+        self.set_nodelay(True)
+        token = self.get_query_argument("t", "")
+        self.session = self.hub.connect(self, token, self._request_userid())
+
+    def _request_userid(self) -> str:
+        """A userid proven by the request itself (users.mode httpheader), if any."""
+        cfg = self.hub.config
+        if cfg.users_enabled and cfg.users_mode == "httpheader":
+            return self.request.headers.get(cfg.users.get("httpheader_header") or "x-users", "")
+        return ""
+
+    # ---- incoming
+    def on_message(self, message: str | bytes) -> Any:
+        if isinstance(message, bytes) or self.session is None:
+            return None  # binary frames are ignored
+        delay = self._rate_delay()
+        if delay > 0:
+            return self._handle_later(delay, message)
+        self.hub.handle(self.session, message)
+        return None
+
+    def _rate_delay(self) -> float:
+        """20 messages per rolling second: the next one waits until the oldest is 1 s old."""
+        now = time.monotonic()
+        recent = self._recent
+        delay = 0.0
+        if len(recent) == recent.maxlen:
+            delay = recent[0] + 1.0 - now
+        recent.append(max(now, now + delay))
+        return delay
+
+    async def _handle_later(self, delay: float, message: str) -> None:
+        await asyncio.sleep(delay)
+        if self.session is not None and not self._closed:
+            self.hub.handle(self.session, message)
+
+    def on_close(self) -> None:
+        self._closed = True
+        self._queue.clear()
+        if self.session is not None:
+            self.hub.disconnect(self.session)
+
+    # ---- outgoing (the core's Connection interface)
+    def send(self, data: bytes) -> None:
+        if self._closed:
+            return
+        self._queue.append(data)
+        self._queued_bytes += len(data)
+        if len(self._queue) > self._max_messages or self._queued_bytes > self._max_bytes:
+            self._cut_off()
+            return
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if self._closed or self.ws_connection is None or not self._queue:
+            self._writing = False
+            return
+        parts = []
+        for data in self._queue:
+            parts.append(text_frame_header(len(data)))
+            parts.append(data)
+        self._queue.clear()
+        self._queued_bytes = 0
+        try:
+            written = self.ws_connection.stream.write(b"".join(parts))
+        except tornado.iostream.StreamClosedError:
+            self._writing = False
+            return
+        written.add_done_callback(self._written)
+
+    def _written(self, future: "asyncio.Future[None]") -> None:
+        if future.cancelled() or future.exception() is not None:
+            self._writing = False
+            return
+        if self._queue:
+            self._flush()
+        else:
+            self._writing = False
+
+    def _cut_off(self) -> None:
+        """The client stopped reading: drop it rather than let its queue grow."""
+        sid = self.session.id[:8] if self.session else "?"
+        log.warning("%s: send queue full (%d messages), disconnecting slow client", sid, len(self._queue))
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._closed = True
+        if self.ws_connection is not None:
+            # closed on the next loop turn: we may be inside a broadcast over the room's members
+            asyncio.get_running_loop().call_soon(self.ws_connection.stream.close)
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        if self.ws_connection is not None and not self._queue:
+            super().close(code, reason)
+        elif self.ws_connection is not None:
+            # let queued frames go out first, then close
+            asyncio.get_running_loop().call_later(0.05, super().close, code, reason)
+
+
+class WebSocketOnlyGet(BaseHandler):
+    """/ws with another method than GET: 405, empty body."""
+
+    def prepare(self) -> None:
+        self.set_status(405)
+        self.finish()

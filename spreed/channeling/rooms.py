@@ -1,0 +1,68 @@
+"""Hello, Leave, Room and Users: joining, leaving and describing rooms (protocol.md 4.7.2-4.7.6)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import ChannelError, bad_request
+from . import handles
+
+if TYPE_CHECKING:
+    from ..hub import Hub, Request
+    from ..session import Session
+
+
+def leave_room(hub: "Hub", session: "Session", status: str) -> None:
+    """Take the session out of its room, telling the others it left ("soft" or "hard")."""
+    if not session.hello:
+        return
+    hub.broadcast(session, {"Type": "Left", "Id": session.id, "Status": status})
+    hub.rooms.leave(session, session.roomid)
+    session.hello = False
+
+
+@handles("Hello")
+def on_hello(req: "Request") -> None:
+    hello = req.msg.get("Hello")
+    if hello is None:
+        raise bad_request("message did not contain Hello")
+    hub, session = req.hub, req.session
+    session.ua = hello.get("Ua", "")
+    session.rev += 1
+    name = hello.get("Name") or hello.get("Id", "")
+    room_id, _ = hub.rooms.room_id(name, hello.get("Type", ""))
+    if session.hello and session.roomid != room_id:
+        leave_room(hub, session, "soft")
+    try:
+        room = hub.rooms.join(session, name, hello.get("Type", ""), hello.get("Credentials"))
+    except ChannelError:
+        session.hello = False
+        raise
+    session.hello = True
+    session.roomid = room.id
+    hub.broadcast(session, session.doc("Joined", with_rev=False))
+    req.reply({"Type": "Welcome", "Room": {"Type": room.type, "Name": room.name, "Credentials": None},
+               "Users": hub.users_list(room.id)})
+    hub.conference_update(session)
+
+
+@handles("Leave")
+def on_leave(req: "Request") -> None:
+    leave_room(req.hub, req.session, "soft")
+
+
+@handles("Room")
+def on_room(req: "Request") -> None:
+    doc = req.msg.get("Room")
+    if doc is None:
+        raise bad_request("message did not contain Room")
+    updated = req.hub.rooms.update(req.session, doc)
+    req.hub.broadcast(req.session, updated)
+    req.reply(updated)
+    req.hub.conference_update(req.session)
+
+
+@handles("Users")
+def on_users(req: "Request") -> None:
+    if not req.session.hello:
+        raise ChannelError("not_in_room", "Cannot list users without a current room")
+    req.reply({"Type": "Users", "Users": req.hub.users_list(req.session.roomid)})

@@ -1,0 +1,309 @@
+"""The hub: the one object that owns sessions, rooms and connections, and routes every message."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from . import API_VERSION
+from .bus import Bus, LocalBus
+from .config import Config
+from .errors import ChannelError, bad_request
+from .images import ImageCache
+from .jsonutil import BadJSON, frame, loads
+from .rooms import RoomManager
+from .schema import DocError, Incoming, find_iid
+from .session import Connection, Session
+from .tokens import Tickets
+
+log = logging.getLogger("spreed.hub")
+MAX_LIST = 5001
+MAX_FAKE_SESSIONS = 1000
+
+
+def envelope(data: Any, sender: str = "", to: str = "", iid: str = "", attestation: str = "") -> bytes:
+    """An outgoing envelope: Data, From, To, Iid, A, each left out when empty."""
+    doc: dict[str, Any] = {"Data": data} if data is not None else {}
+    if sender:
+        doc["From"] = sender
+    if to:
+        doc["To"] = to
+    if iid:
+        doc["Iid"] = iid
+    if attestation:
+        doc["A"] = attestation
+    return frame(doc)
+
+
+class Request:
+    """One incoming message being handled: who sent it, what it says, how to answer."""
+
+    __slots__ = ("hub", "session", "msg", "iid")
+
+    def __init__(self, hub: "Hub", session: Session, msg: dict[str, Any], iid: str) -> None:
+        self.hub = hub
+        self.session = session
+        self.msg = msg
+        self.iid = iid
+
+    def reply(self, data: Any) -> None:
+        self.hub.reply(self.session, data, self.iid)
+
+
+class Hub:
+    def __init__(self, config: Config, bus: Bus | None = None) -> None:
+        from .channeling import HANDLERS  # the registry, filled by the handler modules
+        self.handlers = HANDLERS
+        self.config = config
+        self.tickets = Tickets(config.session_secret, config.encryption_secret, config.computed_realm,
+                               config.turn_secret)
+        self.rooms = RoomManager(config)
+        self.images = ImageCache()
+        self.sessions: dict[str, Session] = {}
+        self.users: dict[str, set[str]] = {}
+        self.fake_sessions: dict[str, Session] = {}
+        self.connections_by_idx: dict[int, str] = {}
+        self.count = 0
+        self.broadcast_chats = 0
+        self.unicast_chats = 0
+        self.started = time.time()
+        self.bus: Bus = bus or LocalBus(self)
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------ lifecycle of the hub
+    def start(self) -> None:
+        self._schedule_sweep()
+
+    def stop(self) -> None:
+        if self._sweeper:
+            self._sweeper.cancel()
+            self._sweeper = None
+
+    def _schedule_sweep(self) -> None:
+        interval = max(0.05, min(10.0, self.config.room_idle_seconds / 4))
+        self._sweeper = asyncio.get_running_loop().call_later(interval, self._sweep)
+
+    def _sweep(self) -> None:
+        self.rooms.sweep(self.config.room_idle_seconds)
+        self._schedule_sweep()
+
+    # ------------------------------------------------------------ connections
+    def connect(self, conn: Connection, token: str = "", request_userid: str = "") -> Session:
+        """A websocket opened: make (or reclaim) its session, register it and send Self."""
+        claimed = self.tickets.decode_session_token(token) if token else None
+        if claimed:
+            session_id, sid, token_userid = claimed
+        else:
+            sid = self.tickets.new_sid()
+            session_id, token_userid = self.tickets.session_id(sid), ""
+        session = Session(session_id, sid, conn)
+        if self.config.users_enabled:
+            userid = request_userid or token_userid
+            if userid:
+                self.authenticate(session, userid)
+        self.count += 1
+        conn.index = self.count
+        self.connections_by_idx[self.count] = session_id
+        old = self.sessions.get(session_id)
+        if old is not None:
+            self._replace(old, session)
+        self.sessions[session_id] = session
+        self.reply(session, self.self_doc(session))
+        return session
+
+    def _replace(self, old: Session, new: Session) -> None:
+        """Reclaim while the old socket lives: no Left for anyone, the old one just goes."""
+        old.replaced = True
+        new.subscriptions, new.subscribers = old.subscriptions, old.subscribers
+        new.image_id = old.image_id
+        if old.hello:
+            self.rooms.leave(old, old.roomid)
+            old.hello = False
+        if old.userid and not new.userid and self.config.users_enabled:
+            self._forget_user(old)
+        self.connections_by_idx.pop(getattr(old.conn, "index", 0), None)
+        if old.conn is not None:
+            old.conn.close(1000, "session reclaimed by another connection")
+
+    def disconnect(self, session: Session) -> None:
+        """The socket went away: Left "hard" to its room and contacts, then forget it."""
+        if session.closed:
+            return
+        session.closed = True
+        if session.replaced:
+            return
+        if session.hello:
+            self.broadcast(session, {"Type": "Left", "Id": session.id, "Status": "hard"})
+            self.rooms.leave(session, session.roomid)
+            session.hello = False
+        linked = session.subscribers | session.subscriptions
+        if linked:
+            data = envelope({"Type": "Left", "Id": session.id, "Status": "hard"}, session.id,
+                            attestation=self.attestation(session))
+            for other_id in linked:
+                other = self.sessions.get(other_id)
+                if other is not None:
+                    other.subscribers.discard(session.id)
+                    other.subscriptions.discard(session.id)
+                self.bus.unicast(other_id, data)
+        self._forget_user(session)
+        if session.image_id:
+            self.images.delete(session.image_id)
+        if self.sessions.get(session.id) is session:
+            del self.sessions[session.id]
+        self.connections_by_idx.pop(getattr(session.conn, "index", 0), None)
+
+    # ------------------------------------------------------------ incoming
+    def handle(self, session: Session, text: str | bytes) -> None:
+        """Decode one text frame and run its Type's handler; bad input gets an Error, never a crash."""
+        try:
+            raw = loads(text)
+        except BadJSON:
+            self.reply(session, bad_request("message is not valid JSON").doc())
+            return
+        try:
+            msg = Incoming.decode(raw) if isinstance(raw, dict) else None
+            if msg is None:
+                raise DocError("message is not a JSON object")
+        except DocError as exc:
+            self.reply(session, bad_request(f"invalid message: {exc}").doc(), find_iid(raw))
+            return
+        handler = self.handlers.get(msg.get("Type", ""))
+        if handler is None:
+            log.debug("%s: ignoring message of type %r", session.id[:8], msg.get("Type", ""))
+            return
+        request = Request(self, session, msg, msg.get("Iid", ""))
+        try:
+            handler(request)
+        except ChannelError as exc:
+            request.reply(exc.doc())
+        except Exception:  # a bug must not take the connection (or anyone else) down
+            log.exception("%s: error handling %s", session.id[:8], msg.get("Type"))
+            request.reply({"Type": "Error", "Code": "unknown", "Message": "internal error"})
+
+    # ------------------------------------------------------------ outgoing
+    def attestation(self, session: Session) -> str:
+        return session.attestation(self.tickets.attest)
+
+    def reply(self, session: Session, data: Any, iid: str = "") -> None:
+        if session.conn is not None:
+            session.conn.send(envelope(data, session.id, iid=iid))
+
+    def unicast(self, sender: Session, to_id: str, data: Any) -> bool:
+        if not to_id:
+            return False
+        return self.bus.unicast(to_id, envelope(data, sender.id, to_id, attestation=self.attestation(sender)))
+
+    def broadcast(self, sender: Session, data: Any) -> None:
+        """Send to the sender's room (everyone, for a global-room member), encoded once."""
+        if not sender.hello:
+            return
+        data = envelope(data, sender.id, attestation=self.attestation(sender))
+        if sender.roomid == self.rooms.global_room_id:
+            self.bus.everyone(data, sender.id)
+        else:
+            self.bus.room(sender.roomid, data, sender.id)
+
+    def conference_update(self, session: Session) -> None:
+        """Server-managed conference rooms: tell every member who is in it (protocol.md 4.7.3)."""
+        room = self.rooms.rooms.get(session.roomid)
+        if room is None or room.type != "Conference" or len(room.members) < 2:
+            return
+        doc = {"Id": room.id, "Type": "Conference", "Conference": list(room.members)}
+        self.bus.room(room.id, envelope(doc, to=room.id), "")
+
+    # ------------------------------------------------------------ local delivery (used by the bus)
+    def deliver_local(self, to_id: str, data: bytes) -> bool:
+        target = self.sessions.get(to_id)
+        if target is None or target.conn is None:
+            return False
+        target.conn.send(data)
+        return True
+
+    def deliver_room_local(self, room_id: str, data: bytes, exclude_id: str) -> None:
+        room = self.rooms.rooms.get(room_id)
+        if room is None:
+            return
+        room.last_active = time.monotonic()
+        for member_id, member in room.members.items():
+            if member_id != exclude_id and member.conn is not None:
+                member.conn.send(data)
+
+    def deliver_everyone_local(self, data: bytes, exclude_id: str) -> None:
+        for room in self.rooms.rooms.values():
+            for member_id, member in room.members.items():
+                if member_id != exclude_id and member.conn is not None:
+                    member.conn.send(data)
+
+    # ------------------------------------------------------------ documents
+    def self_doc(self, session: Session) -> dict[str, Any]:
+        cfg = self.config
+        return {"Type": "Self", "Id": session.id, "Sid": session.sid, "Userid": session.userid,
+                "Suserid": self.tickets.suserid(session.userid),
+                "Token": self.tickets.session_token(session.id, session.sid, session.userid),
+                "Version": cfg.version, "ApiVersion": API_VERSION,
+                "Turn": self.tickets.turn(session.id, cfg.turn_uris), "Stun": list(cfg.stun_uris)}
+
+    def users_list(self, room_id: str) -> list[dict[str, Any]]:
+        docs = [s.doc("Online") for s in self.rooms.members(room_id)]
+        global_id = self.rooms.global_room_id
+        if global_id and room_id != global_id:
+            docs.extend(s.doc("Online") for s in self.rooms.members(global_id))
+        room = self.rooms.rooms.get(room_id)
+        if room is not None:
+            room.touch()
+        return docs[:MAX_LIST]
+
+    # ------------------------------------------------------------ users
+    def authorize(self, session_id: str, sid: str, userid: str) -> str:
+        """Mint the login nonce for a connected session (REST sessions/users end points)."""
+        session = self.sessions.get(session_id)
+        if session is None or session.conn is None:
+            raise ChannelError("no_such_session", "no such session")
+        if session.sid != sid:
+            raise ChannelError("invalid_session_token", "session id mismatch")
+        if session.userid:
+            raise ChannelError("already_authenticated", "session already authenticated")
+        session.nonce = self.tickets.make_nonce(sid, userid)
+        return session.nonce
+
+    def authenticate(self, session: Session, userid: str) -> None:
+        session.userid = userid
+        session.stamp = int(time.time())
+        session.rev += 1
+        self.users.setdefault(userid, set()).add(session.id)
+
+    def _forget_user(self, session: Session) -> None:
+        ids = self.users.get(session.userid)
+        if ids is not None:
+            ids.discard(session.id)
+            if not ids:
+                del self.users[session.userid]
+
+    def user_sessions(self, userid: str) -> list[Session]:
+        found = (self.sessions.get(i) for i in self.users.get(userid, ()))
+        return sorted((s for s in found if s is not None), key=lambda s: (s.prio, s.stamp))
+
+    def fake_session(self, userid: str) -> Session:
+        """A never-connected stand-in for a contact who is offline (protocol.md 4.7.10)."""
+        session = self.fake_sessions.get(userid)
+        if session is None:
+            if len(self.fake_sessions) >= MAX_FAKE_SESSIONS:
+                self.fake_sessions.pop(next(iter(self.fake_sessions)))
+            sid = "fake-" + self.tickets.new_sid()[:27]
+            session = Session(self.tickets.session_id(sid), sid, None)
+            session.userid = userid
+            self.fake_sessions[userid] = session
+        return session
+
+    # ------------------------------------------------------------ stats
+    def stats(self, details: bool = False) -> dict[str, Any]:
+        hub: dict[str, Any] = {
+            "rooms": self.rooms.live_count(), "connections": len(self.sessions),
+            "sessions": len(self.sessions), "users": len(self.users), "count": self.count,
+            "broadcastchatmessages": self.broadcast_chats, "unicastchatmessages": self.unicast_chats}
+        if details:
+            hub["sessionsbyid"] = {sid: s.doc("") for sid, s in self.sessions.items()}
+            hub["connectionsbyidx"] = {str(i): sid for i, sid in self.connections_by_idx.items()}
+        return hub
