@@ -54,6 +54,13 @@ def tls_context(cfg: Config) -> ssl.SSLContext:
         context.load_cert_chain(cfg.https_certificate, cfg.https_key)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError("https.certificate", f"cannot load certificate/key ({exc})") from None
+    if cfg.users_enabled and cfg.users_mode == "certificate":
+        # client certificates are verified if given, against our CA (users.certificate_certificate)
+        context.verify_mode = ssl.CERT_OPTIONAL
+        try:
+            context.load_verify_locations(cfg.users.get("certificate_certificate", ""))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError("users.certificate_certificate", f"cannot load CA ({exc})") from None
     return context
 
 
@@ -63,7 +70,8 @@ async def serve(cfg: Config) -> None:
     servers = []
     listeners = [(a, None) for a in cfg.listen] + [(a, tls_context(cfg)) for a in cfg.https_listen]
     for address, context in listeners:
-        server = tornado.httpserver.HTTPServer(app, ssl_options=context, max_header_size=1 << 20)
+        server = tornado.httpserver.HTTPServer(app, ssl_options=context, max_header_size=1 << 20,
+                                               max_body_size=1 << 20)
         server.add_sockets(bind(address))
         servers.append(server)
         log.info("listening on %s://%s", "https" if context else "http", address)
@@ -85,7 +93,11 @@ async def serve(cfg: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["users"]:
+        from spreed.users.cli import main as users_main
+        return users_main(argv[1:])
+    args = parse_args(argv)
     try:
         config_path = Path(args.config)
         if not config_path.is_file():

@@ -13,8 +13,9 @@ import tornado.web
 from spreed.hub import Hub
 from spreed.page import PageRenderer
 from spreed.tokenfile import TokenFile
+from spreed.users import UsersMode, make_mode
 
-from . import files, pages, rest, websocket
+from . import files, pages, rest, users, websocket
 from .base import NotFound, RedirectTo
 
 
@@ -96,6 +97,7 @@ def build_routes(hub: Hub) -> list[Route]:
     static = str(cfg.root / "static")
     renderer = PageRenderer(cfg)
     token_file = TokenFile(cfg.token_file) if cfg.token_file else None
+    users_mode = make_mode(cfg)
     table = [
         route("", pages.MainPage, renderer=renderer),
         route("static/img/buddy/{flags}/{image_id}/{idx:.*}", files.BuddyImage),
@@ -108,11 +110,11 @@ def build_routes(hub: Hub) -> list[Route]:
         route("api/v1/tokens", rest.TokensResource, token_file=token_file),
         route("api/v1/rooms", rest.RoomsResource),
     ]
-    table += extra_api_routes(hub)
+    table += extra_api_routes(hub, users_mode)
     if cfg.stats:
         table.append(route("api/v1/stats", rest.StatsResource))
     table += [
-        route("ws", websocket.ChannelingSocket, methods=("GET",)),
+        route("ws", websocket.ChannelingSocket, methods=("GET",), users_mode=users_mode),
         route("ws", websocket.WebSocketOnlyGet),
         route("{room}", pages.MainPage, renderer=renderer),
         route("{room:.*}", pages.MainPage, methods=("GET",), renderer=renderer),
@@ -120,9 +122,15 @@ def build_routes(hub: Hub) -> list[Route]:
     return table
 
 
-def extra_api_routes(hub: Hub) -> list[Route]:
-    """REST resources that exist only in some configurations (users; later modules add theirs)."""
-    return []
+def extra_api_routes(hub: Hub, users_mode: UsersMode | None) -> list[Route]:
+    """REST resources that exist only with user accounts on (protocol.md 2.2 route 8)."""
+    cfg = hub.config
+    if not cfg.users_enabled:
+        return []
+    table = [route("api/v1/sessions/{session_id}/", users.SessionsResource, users_mode=users_mode)]
+    if cfg.users_allow_registration:
+        table.append(route("api/v1/users", users.RegistrationResource, users_mode=users_mode))
+    return table
 
 
 def make_app(hub: Hub, **settings: Any) -> SpreedApplication:

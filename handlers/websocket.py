@@ -20,6 +20,7 @@ from spreed.hub import Hub
 from spreed.session import Session
 
 from .base import BaseHandler, _in
+from .users import request_facts
 
 log = logging.getLogger("spreed.ws")
 CLOSE_SLOW_CONSUMER = 1008
@@ -39,6 +40,7 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
 
     def initialize(self, hub: Hub, **kwargs: Any) -> None:
         self.hub = hub
+        self.users_mode = kwargs.get("users_mode")
         limits = hub.config.limits
         self.index = 0
         self.remote_ip = ""
@@ -71,6 +73,22 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
     def max_message_size(self) -> int:
         return self.hub.config.limits.max_message_bytes
 
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        """Any malformed upgrade request gets Go's plain 400 (protocol.md 4.1), not Tornado's texts."""
+        headers = self.request.headers
+
+        def tokens(name: str) -> set[str]:
+            return {t.strip().lower() for t in headers.get(name, "").split(",")}
+
+        if ("upgrade" not in tokens("Connection") or "websocket" not in tokens("Upgrade")
+                or headers.get("Sec-WebSocket-Version") != "13" or not headers.get("Sec-WebSocket-Key")):
+            self.set_status(400)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.set_header("Sec-WebSocket-Version", "13")
+            self.finish("Bad Request\n")
+            return
+        await super().get(*args, **kwargs)
+
     def open(self, *args: Any, **kwargs: Any) -> None:
         peer = self.request.remote_ip or ""
         self.remote_ip = peer
@@ -81,11 +99,10 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
         self.session = self.hub.connect(self, token, self._request_userid())
 
     def _request_userid(self) -> str:
-        """A userid proven by the request itself (users.mode httpheader), if any."""
-        cfg = self.hub.config
-        if cfg.users_enabled and cfg.users_mode == "httpheader":
-            return self.request.headers.get(cfg.users.get("httpheader_header") or "x-users", "")
-        return ""
+        """A userid proven by the request itself (a header or client certificate), if any."""
+        if self.users_mode is None or self.ws_connection is None:
+            return ""
+        return self.users_mode.userid_from_request(request_facts(self, self.ws_connection.stream))
 
     # ---- incoming
     def on_message(self, message: str | bytes) -> Any:

@@ -153,10 +153,14 @@ class Tickets:
 
     # ---- login nonce (5.6)
     def make_nonce(self, sid: str, userid: str) -> str:
-        return self.nonce.encode(f"{sid}@{self.realm}", userid)
+        """Random salt makes every nonce unique, so "only the latest one counts" holds within a second."""
+        return self.nonce.encode(f"{sid}@{self.realm}", [userid, random_string(8)])
 
     def decode_nonce(self, sid: str, nonce: str) -> str:
-        return str(self.nonce.decode(f"{sid}@{self.realm}", nonce))
+        value = self.nonce.decode(f"{sid}@{self.realm}", nonce)
+        if not isinstance(value, list) or not value or not isinstance(value[0], str):
+            raise TokenError("securecookie: the value is not valid")
+        return value[0]
 
     # ---- contact token (5.7)
     def contact_token(self, userid_a: str, userid_b: str) -> str:

@@ -152,3 +152,4 @@ class WsClient:
 
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+test_config.__test__ = False  # a helper, not a test

@@ -1,0 +1,31 @@
+"""User accounts without a user database: identities proven by HMAC secrets or client certificates.
+
+`make_mode(config)` returns the handler for `users.mode` (or None), which the REST end points and the
+websocket use to learn a userid from a request and to register new users.
+"""
+from __future__ import annotations
+
+from ..config import Config, ConfigError
+from .base import RequestFacts, UsersMode
+from .certificate import CertificateMode
+from .httpheader import HttpHeaderMode
+from .sharedsecret import SharedSecretMode
+
+__all__ = ["RequestFacts", "UsersMode", "make_mode"]
+
+
+def make_mode(cfg: Config) -> UsersMode | None:
+    """The configured users-mode handler; None when users are off or the mode cannot work."""
+    if not cfg.users_enabled:
+        return None
+    options = cfg.users
+    if cfg.users_mode == "sharedsecret":
+        secret = options.get("sharedsecret_secret", "")
+        return SharedSecretMode(secret.encode()) if secret else None
+    if cfg.users_mode == "httpheader":
+        return HttpHeaderMode(options.get("httpheader_header") or "x-users")
+    if cfg.users_mode == "certificate":
+        if not options.get("certificate_certificate"):
+            raise ConfigError("users.certificate_certificate", "is required in certificate mode")
+        return CertificateMode.from_options(options)
+    return None
