@@ -120,6 +120,10 @@ class RegistrationResource(UsersResource):
                 return None
             return body
         if content_type.startswith("application/x-www-form-urlencoded"):
-            return {k: self.get_body_argument(k) for k in self.request.body_arguments}
+            try:
+                return {k: self.get_body_argument(k) for k in self.request.body_arguments}
+            except tornado.web.HTTPError:  # not UTF-8
+                self.error_doc(400, "users_bad_request", "Failed to parse request")
+                return None
         self.error_doc(400, "users_invalid_request", "Invalid request type")
         return None
