@@ -1,0 +1,115 @@
+"""The nginx configuration of docs/deploy.md, run for real in front of the server under /talk/."""
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from websockets.sync.client import connect
+
+from helpers import project_root
+from threaded import ThreadedServer
+
+pytestmark = pytest.mark.skipif(not shutil.which("nginx"), reason="needs Debian nginx (installed by .ci/run)")
+
+
+def doc_block() -> str:
+    text = (project_root() / "docs" / "deploy.md").read_text()
+    match = re.search(r"```nginx\n(.*?)```", text, re.S)
+    assert match, "docs/deploy.md has no nginx block"
+    return match.group(1)
+
+
+def self_signed(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(7).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def proxied(tmp_path):
+    with ThreadedServer({"http": {"basePath": "/talk/"}}) as srv:
+        cert, key = self_signed(tmp_path)
+        port = free_port()
+        block = (doc_block().replace("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
+                 .replace("/etc/letsencrypt/live/talk.example.org/fullchain.pem", str(cert))
+                 .replace("/etc/letsencrypt/live/talk.example.org/privkey.pem", str(key))
+                 .replace("127.0.0.1:8080", f"127.0.0.1:{srv.port}"))
+        temp = {name: tmp_path / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(
+            f"user root;\nworker_processes 1;\ndaemon off;\npid {tmp_path / 'nginx.pid'};\n"
+            f"error_log {tmp_path / 'error.log'} warn;\nevents {{}}\nhttp {{\n  access_log off;\n"
+            + "".join(f"  {n}_temp_path {p};\n" for n, p in (("client_body", temp["body"]), ("proxy", temp["proxy"]),
+                                                             ("fastcgi", temp["fastcgi"]), ("uwsgi", temp["uwsgi"]),
+                                                             ("scgi", temp["scgi"])))
+            + block + "\n}\n")
+        proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.PIPE, text=True)
+        context = ssl.create_default_context(cafile=str(cert))
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        try:
+            yield port, context, srv
+        finally:
+            proc.terminate()
+            proc.wait(5)
+
+
+def test_room_through_nginx_under_base_path(proxied):
+    port, context, srv = proxied
+    with urllib.request.urlopen(f"https://127.0.0.1:{port}/talk/some/room", context=context, timeout=5) as response:
+        page = response.read().decode()
+    ctx = json.loads(re.search(r'<script id="globalcontext" type="application/json">(.*?)</script>', page).group(1))
+    assert ctx["Ssl"] is True and ctx["Host"] == f"127.0.0.1:{port}" and ctx["Cfg"]["B"] == "/talk/"
+    assert '<base href="/talk/">' in page
+
+    url = f"wss://127.0.0.1:{port}/talk/ws"
+    alice, bob = connect(url, ssl=context), connect(url, ssl=context)
+    ids = [json.loads(c.recv(5))["Data"]["Id"] for c in (alice, bob)]
+    alice.send(json.dumps({"Type": "Hello", "Hello": {"Name": "behind nginx", "Ua": "t"}, "Iid": "1"}))
+    welcome = json.loads(alice.recv(5))
+    assert welcome["Iid"] == "1" and welcome["Data"]["Type"] == "Welcome"
+    assert welcome["Data"]["Room"]["Name"] == "behind nginx"
+    bob.send(json.dumps({"Type": "Hello", "Hello": {"Name": "behind nginx", "Ua": "t"}, "Iid": "1"}))
+    joined = json.loads(alice.recv(5))
+    assert joined["Data"] == {"Type": "Joined", "Id": ids[1], "Ua": "t", "Prio": 100}
+    alice.close()
+    bob.close()
+
+    with urllib.request.urlopen(f"https://127.0.0.1:{port}/talk/.well-known/spreed-configuration",
+                                context=context, timeout=5) as response:
+        assert json.loads(response.read()) == {"spreed-webrtc_endpoint": f"https://127.0.0.1:{port}/talk"}
