@@ -153,3 +153,14 @@ class WsClient:
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 test_config.__test__ = False  # a helper, not a test
+
+
+def requires(*tools: str):
+    """Skip where a Debian tool is missing on a developer machine; in CI (CI=true) never skip."""
+    import os
+    import shutil
+
+    import pytest
+    missing = [t for t in tools if not shutil.which(t)]
+    return pytest.mark.skipif(bool(missing) and not os.environ.get("CI"),
+                              reason=f"needs {', '.join(missing)} (installed by .ci/run)")

@@ -5,7 +5,6 @@ import datetime
 import ipaddress
 import json
 import re
-import shutil
 import socket
 import ssl
 import subprocess
@@ -19,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from websockets.sync.client import connect
 
-from helpers import project_root
+from helpers import project_root, requires
 from threaded import ThreadedServer
 
-pytestmark = pytest.mark.skipif(not shutil.which("nginx"), reason="needs Debian nginx (installed by .ci/run)")
+pytestmark = requires("nginx")
 
 
 def doc_block() -> str:

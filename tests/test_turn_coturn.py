@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import socket
 import subprocess
 import time
@@ -12,10 +11,10 @@ import time
 import pytest
 from websockets.sync.client import connect
 
+from helpers import requires
 from threaded import ThreadedServer
 
-pytestmark = pytest.mark.skipif(not shutil.which("turnserver") or not shutil.which("chromium"),
-                                reason="needs Debian coturn and chromium (installed by .ci/run)")
+pytestmark = requires("turnserver", "chromium")
 
 RELAY_ONLY_CALL = """async (ice) => {
   const config = {iceServers: ice, iceTransportPolicy: 'relay'};
