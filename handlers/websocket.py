@@ -53,6 +53,8 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
         self._max_bytes = limits.send_queue_bytes
         self._rate = limits.messages_per_second
         self._recent: collections.deque[float] = collections.deque(maxlen=self._rate)
+        self._pong = False
+        self._keepalive: asyncio.Task[None] | None = None
 
     # ---- handshake
     def check_origin(self, origin: str) -> bool:
@@ -62,12 +64,12 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
         return None
 
     @property
-    def ping_interval(self) -> float:
-        return self.hub.config.limits.ping_interval
+    def ping_interval(self) -> None:
+        return None  # our own keep-alive pings (_keep_alive), not Tornado's
 
     @property
-    def ping_timeout(self) -> float:
-        return self.hub.config.limits.ping_timeout
+    def ping_timeout(self) -> None:
+        return None
 
     @property
     def max_message_size(self) -> int:
@@ -97,6 +99,37 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
         self.set_nodelay(True)
         token = self.get_query_argument("t", "")
         self.session = self.hub.connect(self, token, self._request_userid())
+        self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
+
+    async def _keep_alive(self) -> None:
+        """Ping every pingInterval; a peer that leaves a ping unanswered for pingTimeout is dropped.
+
+        Dropped at once: a peer that ignores pings will not finish a closing handshake either, and
+        Tornado's own ping timeout waits 5 s more for one before its room hears it is gone."""
+        limits = self.hub.config.limits
+        loop = asyncio.get_running_loop()
+        next_ping = loop.time() + limits.ping_interval
+        waiting_since: float | None = None  # when the oldest unanswered ping went out
+        while not self._closed and self.ws_connection is not None:
+            now = loop.time()
+            if self._pong:
+                self._pong, waiting_since = False, None
+            if waiting_since is not None and now - waiting_since >= limits.ping_timeout:
+                log.info("%s: no pong within %.1f s, disconnecting", self._who(), limits.ping_timeout)
+                self._drop()
+                return
+            if now >= next_ping:
+                try:
+                    self.ws_connection.write_ping(b"")
+                except tornado.iostream.StreamClosedError:
+                    return
+                next_ping = now + limits.ping_interval
+                waiting_since = now if waiting_since is None else waiting_since
+            wake = next_ping if waiting_since is None else min(next_ping, waiting_since + limits.ping_timeout)
+            await asyncio.sleep(max(0.0, wake - loop.time()))
+
+    def on_pong(self, data: bytes) -> None:
+        self._pong = True
 
     def _request_userid(self) -> str:
         """A userid proven by the request itself (a header or client certificate), if any."""
@@ -132,6 +165,9 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
     def on_close(self) -> None:
         self._closed = True
         self._queue.clear()
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
         if self.session is not None:
             self.hub.disconnect(self.session)
 
@@ -141,7 +177,8 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
             return
         self._queue.append(data)
         self._queued_bytes += len(data)
-        if len(self._queue) > self._max_messages or self._queued_bytes > self._max_bytes:
+        # one message alone never counts as a full queue, however big it is
+        if len(self._queue) > 1 and (len(self._queue) > self._max_messages or self._queued_bytes > self._max_bytes):
             self._cut_off()
             return
         if not self._writing:
@@ -176,10 +213,16 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
 
     def _cut_off(self) -> None:
         """The client stopped reading: drop it rather than let its queue grow."""
-        sid = self.session.id[:8] if self.session else "?"
-        log.warning("%s: send queue full (%d messages), disconnecting slow client", sid, len(self._queue))
+        log.warning("%s: send queue full (%d messages), disconnecting slow client", self._who(), len(self._queue))
         self._queue.clear()
         self._queued_bytes = 0
+        self._drop()
+
+    def _who(self) -> str:
+        return self.session.id[:8] if self.session else "?"
+
+    def _drop(self) -> None:
+        """Close the TCP connection without a closing handshake; on_close then runs as for any disconnect."""
         self._closed = True
         if self.ws_connection is not None:
             # closed on the next loop turn: we may be inside a broadcast over the room's members

@@ -120,7 +120,7 @@ class Hub:
         if old.hello:
             self.rooms.leave(old, old.roomid)
             old.hello = False
-        if old.userid and not new.userid and self.config.users_enabled:
+        if old.userid and old.userid != new.userid:  # same Id: the old user must not list it any more
             self._forget_user(old)
         self.connections_by_idx.pop(getattr(old.conn, "index", 0), None)
         if old.conn is not None:
@@ -157,6 +157,8 @@ class Hub:
     # ------------------------------------------------------------ incoming
     def handle(self, session: Session, text: str | bytes) -> None:
         """Decode one text frame and run its Type's handler; bad input gets an Error, never a crash."""
+        if session.replaced or session.closed:
+            return  # frames still arriving on a reclaimed connection would act for the new one
         try:
             raw = loads(text)
         except BadJSON:

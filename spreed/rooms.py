@@ -7,6 +7,7 @@ from typing import Any, Iterator
 
 from .config import Config
 from .errors import ChannelError
+from .schema import Credentials
 from .session import Session
 
 
@@ -93,7 +94,8 @@ class RoomManager:
         room_id, _ = self.room_id(doc.get("Name", ""), doc.get("Type", ""))
         if not session.hello or room_id != session.roomid:
             raise ChannelError("not_in_room", "Cannot update other rooms")
-        credentials = doc.get("Credentials")
+        # re-encoded as the typed document: `{}` goes out as {"PIN":""}, like the original's struct
+        credentials = Credentials.encode(doc.get("Credentials"))
         room = self.rooms.get(room_id)
         if room is None:
             return {"Type": "Room", "Name": doc.get("Name", ""), "Credentials": credentials}

@@ -519,3 +519,29 @@ async def test_client_typed_conference_room_is_server_managed(server):
 async def test_plain_rooms_get_no_conference_document(server):
     a, b = await in_room(server, "r", 2)
     assert await a.silent(0.2) and await b.silent(0.1)
+
+
+@pytest.mark.gen_test
+async def test_failed_hello_still_updates_ua_and_rev(server):
+    owner = await server.connect()
+    await owner.hello("locked", **pin("p"))
+    a = await server.connect()
+    reply = await a.request("Hello", {"Name": "locked", "Ua": "first"})
+    assert reply["Data"]["Code"] == "authorization_required"
+    welcome = await a.request("Hello", {"Name": "open", "Ua": "second"})
+    assert welcome["Data"]["Users"] == [{"Type": "Online", "Id": a.id, "Ua": "second", "Rev": 2, "Prio": 100}]
+
+
+@pytest.mark.gen_test
+async def test_joined_and_welcome_carry_the_userid(make_server):
+    srv = await make_server({"users": {"enabled": True, "mode": "httpheader"}})
+    a = await srv.connect()
+    await a.hello("r")
+    u = await srv.connect(headers={"x-users": "alice"})
+    welcome = await u.hello("r")
+    me = next(e for e in welcome["Data"]["Users"] if e["Id"] == u.id)
+    assert me == {"Type": "Online", "Id": u.id, "Userid": "alice", "Ua": "test", "Rev": 2, "Prio": 100}
+    assert list(me) == ["Type", "Id", "Userid", "Ua", "Rev", "Prio"]
+    joined = await a.recv()
+    assert joined["Data"] == {"Type": "Joined", "Id": u.id, "Userid": "alice", "Ua": "test", "Prio": 100}
+    assert list(joined["Data"]) == ["Type", "Id", "Userid", "Ua", "Prio"]

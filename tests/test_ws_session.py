@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import hmac
+import json
 import re
 import time
+import types
 from unittest import mock
 
 import pytest
@@ -239,6 +240,9 @@ async def test_alive_echoes_its_payload(server):
     assert list(reply["Data"]) == ["Type", "Alive"]
     await a.send({"Type": "Alive", "Alive": {"Type": "Alive", "Alive": 5}})
     assert await a.recv() == {"Data": {"Type": "Alive", "Alive": 5}, "From": a.id}
+    biggest = 2 ** 64 - 1  # a uint64
+    reply = await a.request("Alive", {"Type": "Alive", "Alive": biggest})
+    assert reply["Data"]["Alive"] == biggest
 
 
 @pytest.mark.gen_test
@@ -253,7 +257,7 @@ async def test_alive_without_payload_replies_zero(server):
 @pytest.mark.gen_test
 async def test_alive_with_negative_or_fractional_value_is_a_bad_request(server):
     a = await server.connect()
-    for value in (-1, 1.5, "12"):
+    for value in (-1, 1.5, "12", 2 ** 64):
         await a.send({"Type": "Alive", "Alive": {"Type": "Alive", "Alive": value}, "Iid": "n"})
         assert_error(await a.recv(), "bad_request", a.id, "n")
 
@@ -300,12 +304,11 @@ async def test_authentication_errors(make_server):
     # no nonce stored at all
     assert_error(await auth({"Type": "Authentication", "Authentication": {"Userid": "u", "Nonce": "n"}}),
                  "invalid_session_token", a.id, "i", "nonce validation failed")
-    first = srv.hub.authorize(a.id, a.self_doc["Sid"], "u")
+    first = srv.hub.authorize(a.id, a.self_doc["Sid"], "first")
     latest = srv.hub.authorize(a.id, a.self_doc["Sid"], "u")
     # only the latest nonce counts (gotcha 14)
-    if first != latest:
-        assert_error(await auth({"Type": "Authentication", "Authentication": {"Userid": "u", "Nonce": first}}),
-                     "invalid_session_token", a.id, "i", "nonce validation failed")
+    assert_error(await auth({"Type": "Authentication", "Authentication": {"Userid": "first", "Nonce": first}}),
+                 "invalid_session_token", a.id, "i", "nonce validation failed")
     assert_error(await auth({"Type": "Authentication", "Authentication": {"Userid": "other", "Nonce": latest}}),
                  "invalid_session_token", a.id, "i", "user id mismatch")
     # an expired nonce (over 60 s old)
@@ -352,3 +355,74 @@ async def test_attestation_on_unicast_and_broadcast_but_not_replies(server):
     assert list(offer) == ["Data", "From", "To", "A"]
     assert offer["To"] == a.id and server.hub.tickets.decode_attestation(offer["A"]) == b.id
     assert URL_SAFE.match(offer["A"])
+
+
+@pytest.mark.gen_test
+async def test_attestation_lifetime_and_contact_tokens_never_expire(make_server):
+    """Gotcha 19: attestations are accepted for 300 s; contact tokens do not expire."""
+    srv = await make_server({"users": {"enabled": True, "mode": "httpheader"}})
+    a = await srv.connect(headers={"x-users": "alice"})
+    b = await srv.connect(headers={"x-users": "bob"})
+    now = time.time()
+    with mock.patch("time.time", return_value=now - 240):
+        recent = srv.hub.tickets.attest(b.id)
+    with mock.patch("time.time", return_value=now - 400):
+        stale = srv.hub.tickets.attest(b.id)
+    with mock.patch("time.time", return_value=now - 5 * 365 * 86400):
+        contact = srv.hub.tickets.contact_token("alice", "bob")
+    ok = await a.request("Sessions", {"Type": "Sessions", "Sessions": {"Type": "session", "Token": recent}})
+    assert [u["Id"] for u in ok["Data"]["Users"]] == [b.id]
+    bad = await a.request("Sessions", {"Type": "Sessions", "Sessions": {"Type": "session", "Token": stale}})
+    assert_error(bad, "bad_attestation", a.id, bad["Iid"])
+    found = await a.request("Sessions", {"Type": "Sessions", "Sessions": {"Type": "contact", "Token": contact}})
+    assert [u["Id"] for u in found["Data"]["Users"]] == [b.id]
+
+
+@pytest.mark.gen_test
+async def test_fresh_sessions_are_valid_and_distinct(server):
+    """8.22/8.23: every fresh session's Id validates against its Sid, and not against another Sid."""
+    clients = [await server.connect() for _ in range(10)]
+    ids = {c.id for c in clients}
+    assert len(ids) == 10
+    for c in clients:
+        assert server.hub.tickets.validate_session(c.id, c.self_doc["Sid"])
+        assert not server.hub.tickets.validate_session(c.id, clients[0].self_doc["Sid"]) or c is clients[0]
+
+
+@pytest.mark.gen_test
+async def test_disconnect_forgets_the_user(make_server):
+    srv = await make_server({"users": {"enabled": True}})
+    a = await srv.connect()
+    await authenticate(srv, a, "alice")
+    assert srv.hub.stats()["users"] == 1
+    a2 = await srv.connect()
+    await authenticate(srv, a2, "alice")
+    a.close()
+    await a.closed()
+    await asyncio.sleep(0.1)
+    assert srv.hub.stats()["users"] == 1  # alice still has a session
+    a2.close()
+    await a2.closed()
+    await asyncio.sleep(0.1)
+    assert srv.hub.stats()["users"] == 0
+
+
+@pytest.mark.gen_test
+async def test_attestation_is_cached_and_renewed_after_180_seconds(server):
+    """5.5: the cached A is reused while it is under 180 s old, then encoded afresh."""
+    a = await server.connect()
+    b = await server.connect()
+
+    async def attestation_at(offset: float) -> str:
+        clock = types.SimpleNamespace(monotonic=lambda: time.monotonic() + offset,
+                                      time=lambda: time.time() + offset)
+        with mock.patch("spreed.session.time", clock), mock.patch("spreed.tokens.time", clock):
+            await b.send({"Type": "Offer", "Offer": {"To": a.id, "Type": "Offer", "Offer": {}}})
+            return (await a.recv())["A"]
+
+    first = await attestation_at(0)
+    assert await attestation_at(100) == first
+    renewed = await attestation_at(200)
+    assert renewed != first
+    assert server.hub.tickets.decode_attestation(renewed) == b.id
+    assert await attestation_at(250) == renewed

@@ -64,7 +64,7 @@ async def test_relay_to_unknown_empty_or_gone_targets_is_silent(server):
     gone.close()
     await gone.closed()
     for to in ("", "no-such-id", gone.id):
-        await a.send(relay_doc("Offer", to, SDP, ))
+        await a.send(relay_doc("Offer", to, SDP))
         await a.send(relay_doc("Bye", to, None))
     assert await a.silent(0.3)
     # the connection still works

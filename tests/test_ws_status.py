@@ -176,11 +176,10 @@ async def test_picture_with_wrong_declared_type_is_reencoded_or_dropped(server):
 
 
 @pytest.mark.gen_test
-@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 async def test_huge_picture_dimensions_are_dropped(server):
     a, b = await pair(server)
     buffer = io.BytesIO()
-    Image.new("1", (10000, 10000)).save(buffer, format="PNG")  # small file, 100 megapixels
+    Image.new("1", (5000, 5000)).save(buffer, format="PNG")  # a small file of 25 megapixels
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     msg = await set_status(a, b, {"buddyPicture": url})
     assert msg["Data"]["Status"] == {}
@@ -218,3 +217,31 @@ async def test_image_survives_a_reclaim_while_connected(server):
     await b.recv_type("Joined")
     again = (await set_status(a2, b, {"buddyPicture": picture(color=(0, 255, 0))}))["Data"]["Status"]
     assert IMG_REF.match(again["buddyPicture"]).group(1) == image_id
+
+
+@pytest.mark.gen_test
+async def test_served_picture_is_a_fresh_encoding_not_the_uploaded_bytes(server):
+    a, b = await pair(server)
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(buffer, format="PNG")
+    polyglot = buffer.getvalue() + b"<script>alert(1)</script>"
+    url = "data:image/png;base64," + base64.b64encode(polyglot).decode()
+    ref = (await set_status(a, b, {"buddyPicture": url}))["Data"]["Status"]["buddyPicture"]
+    resp = await server.fetch(f"static/img/buddy/s46/{ref[4:]}")
+    assert resp.code == 200 and b"<script>" not in resp.body
+    with Image.open(io.BytesIO(resp.body)) as img:
+        assert img.size == (4, 4)
+
+
+@pytest.mark.gen_test
+async def test_reclaim_after_close_gets_a_new_image_id(server):
+    a, b = await pair(server)
+    ref = (await set_status(a, b, {"buddyPicture": picture()}))["Data"]["Status"]["buddyPicture"]
+    a.close()
+    await b.recv_type("Left")
+    a2 = await server.connect(a.self_doc["Token"])
+    assert a2.id == a.id
+    await a2.hello("r")
+    await b.recv_type("Joined")
+    again = (await set_status(a2, b, {"buddyPicture": picture()}))["Data"]["Status"]["buddyPicture"]
+    assert IMG_REF.match(again).group(1) != IMG_REF.match(ref).group(1)

@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import struct
-import time
 
 import pytest
 
@@ -118,6 +117,17 @@ async def test_frames_are_compact_json_with_one_newline(server):
 
 
 @pytest.mark.gen_test
+async def test_strings_are_escaped_html_safe(server):
+    a = await server.connect()
+    b = await server.connect()
+    await a.send({"Type": "Chat", "Chat": {"To": b.id, "Type": "Chat",
+                                           "Chat": {"Message": "<b>&\u2028\u2029</b>", "NoEcho": True}}})
+    raw = await b.conn.read_message()
+    assert "\\u003cb\\u003e\\u0026\\u2028\\u2029\\u003c/b\\u003e" in raw, raw
+    assert json.loads(raw)["Data"]["Chat"]["Message"] == "<b>&\u2028\u2029</b>"
+
+
+@pytest.mark.gen_test
 async def test_non_ascii_text_is_sent_raw(server):
     a = await server.connect()
     b = await server.connect()
@@ -189,10 +199,23 @@ async def test_keys_are_case_insensitive_and_unknown_keys_ignored(server):
 
 
 @pytest.mark.gen_test
-async def test_exact_key_wins_over_case_folded_one(server):
+async def test_a_later_exact_key_overrides_a_case_folded_one(server):
     a = await server.connect()
     await a.send({"type": "Hello", "Type": "Alive", "Alive": {"Type": "Alive", "Alive": 1}, "Iid": "e"})
     assert (await a.recv())["Data"] == {"Type": "Alive", "Alive": 1}
+
+
+@pytest.mark.gen_test
+async def test_a_handler_bug_gives_error_unknown_and_the_connection_survives(server, monkeypatch):
+    def broken(req):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(server.hub.handlers, "Self", broken)
+    a = await server.connect()
+    reply = await a.request("Self", {})
+    assert reply["Data"]["Type"] == "Error" and reply["Data"]["Code"] == "unknown"
+    assert "boom" not in reply["Data"]["Message"]
+    assert (await a.request("Alive", {"Type": "Alive", "Alive": 1}))["Data"]["Alive"] == 1
 
 
 @pytest.mark.gen_test
@@ -241,6 +264,20 @@ async def test_more_than_20_messages_per_second_are_delayed_not_dropped(server):
     assert arrivals[19] < 0.8, arrivals
     assert arrivals[20] >= 0.9, arrivals  # the 21st waits until the 1st is a second old
     assert arrivals[25] < 3.0, arrivals
+
+
+@pytest.mark.gen_test
+async def test_binary_frames_do_not_count_against_the_rate_limit(server):
+    a = await server.connect()
+    for _ in range(30):
+        await a.send(b"\x00binary")
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for i in range(20):
+        await a.send({"Type": "Alive", "Alive": {"Type": "Alive", "Alive": i}, "Iid": f"b{i}"})
+    for i in range(20):
+        assert (await a.recv(3))["Iid"] == f"b{i}"
+    assert loop.time() - start < 0.8
 
 
 @pytest.mark.gen_test
@@ -299,6 +336,26 @@ async def test_pongs_keep_a_raw_client_alive(make_server):
             assert json.loads(payload)["Iid"] == "p"
             break
     raw.close()
+
+
+# ---------------------------------------------------------------- a replaced connection (4.3)
+
+@pytest.mark.gen_test
+async def test_a_replaced_connection_can_no_longer_act(server):
+    a = await server.connect()
+    await a.hello("r")
+    old = await RawClient.connect(server)  # does not process the server's close frame by itself
+    new = await server.connect(old.self_doc["Token"])
+    assert new.id == old.id
+    await old.send({"Type": "Hello", "Hello": {"Name": "r", "Ua": "ghost"}, "Iid": "g"})
+    await old.send({"Type": "Chat", "Chat": {"To": "", "Type": "Chat", "Chat": {"Message": "boo"}}})
+    assert await a.silent(0.4)
+    users = await a.request("Users", {})
+    assert [u["Id"] for u in users["Data"]["Users"]] == [a.id]
+    old.close()
+    assert await a.silent(0.2)
+    await new.hello("r")
+    assert (await a.recv())["Data"]["Type"] == "Joined"
 
 
 # ---------------------------------------------------------------- bounded send queue (issue #2)

@@ -35,7 +35,8 @@ def on_hello(req: "Request") -> None:
     try:
         room = hub.rooms.join(session, name, hello.get("Type", ""), hello.get("Credentials"))
     except ChannelError:
-        session.hello = False
+        # a failed re-join of the current room must not leave a member behind that nobody hears of
+        leave_room(hub, session, "soft")
         raise
     session.hello = True
     session.roomid = room.id
