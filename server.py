@@ -13,9 +13,11 @@ from pathlib import Path
 
 import tornado.httpserver
 import tornado.netutil
+import tornado.process
 
 from handlers.app import make_app
 from spreed import __version__
+from spreed.cluster import ClusterError, attach
 from spreed.config import Config, ConfigError, load
 from spreed.hub import Hub
 from spreed.logsetup import setup as setup_logging
@@ -29,20 +31,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-c", "--config", default="config.yaml", help="config file (default ./config.yaml)")
     parser.add_argument("-l", "--logfile", default="", help="log to this file instead of stderr")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="run N worker processes on the same port (needs nats.url)")
     parser.add_argument("--version", action="version", version=f"Version {__version__}")
     return parser.parse_args(argv)
 
 
-def bind(address: str) -> list[socket.socket]:
-    """host:port (IPv6 in brackets) or a Unix socket path starting with '/'."""
-    if address.startswith("/"):
-        return [tornado.netutil.bind_unix_socket(address, mode=0o660)]
-    host, _, port = address.rpartition(":")
-    host = host.strip("[]") or None
+def bind(address: str, option: str, reuse_port: bool = False) -> list[socket.socket]:
+    """host:port (IPv6 in brackets) or a Unix socket path starting with '/'; errors name `option`."""
     try:
-        return tornado.netutil.bind_sockets(int(port), address=host)
+        if address.startswith("/"):
+            return [tornado.netutil.bind_unix_socket(address, mode=0o660)]
+        host, _, port = address.rpartition(":")
+        return tornado.netutil.bind_sockets(int(port), address=host.strip("[]") or None, reuse_port=reuse_port)
     except OSError as exc:
-        raise ConfigError("listen", f"cannot listen on {address} ({exc.strerror})") from None
+        raise ConfigError(option, f"cannot listen on {address} ({exc.strerror or exc})") from None
+    except ValueError as exc:  # e.g. a Unix socket path where another kind of file exists
+        raise ConfigError(option, f"cannot listen on {address} ({exc})") from None
 
 
 def tls_context(cfg: Config) -> ssl.SSLContext:
@@ -64,15 +69,20 @@ def tls_context(cfg: Config) -> ssl.SSLContext:
     return context
 
 
-async def serve(cfg: Config) -> None:
+async def serve(cfg: Config, reuse_port: bool = False) -> None:
     hub = Hub(cfg)
+    try:
+        closers = await attach(hub)
+    except ClusterError as exc:
+        raise ConfigError("nats.url", str(exc)) from None
     app = make_app(hub)
     servers = []
-    listeners = [(a, None) for a in cfg.listen] + [(a, tls_context(cfg)) for a in cfg.https_listen]
-    for address, context in listeners:
+    listeners = [(a, None, "http.listen") for a in cfg.listen]
+    listeners += [(a, tls_context(cfg), "https.listen") for a in cfg.https_listen]
+    for address, context, option in listeners:
         server = tornado.httpserver.HTTPServer(app, ssl_options=context, max_header_size=1 << 20,
                                                max_body_size=1 << 20)
-        server.add_sockets(bind(address))
+        server.add_sockets(bind(address, option, reuse_port))
         servers.append(server)
         log.info("listening on %s://%s", "https" if context else "http", address)
     hub.start()
@@ -80,6 +90,9 @@ async def serve(cfg: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # The original re-read its config on SIGHUP without applying it; dying on a reload signal would be worse.
+    loop.add_signal_handler(signal.SIGHUP, log.warning,
+                            "SIGHUP ignored: settings apply at start-up, restart to change them")
     log.info("Spreed WebRTC %s ready", __version__)
     await stop.wait()
     log.info("shutting down")
@@ -90,6 +103,23 @@ async def serve(cfg: Config) -> None:
             session.conn.close(1001, "going away")
     await asyncio.sleep(0.2)
     hub.stop()
+    for close in closers:
+        await close()
+
+
+def run(cfg: Config, processes: int) -> None:
+    """One process, or N workers sharing the listening ports (SO_REUSEPORT) and a NATS bus."""
+    if processes < 1:
+        raise ConfigError("--processes", f"must be at least 1, got {processes}")
+    if processes == 1:
+        asyncio.run(serve(cfg))
+        return
+    if not cfg.nats.get("url"):
+        raise ConfigError("--processes", "several processes share rooms over NATS: set nats.url")
+    if any(a.startswith("/") for a in cfg.listen):
+        raise ConfigError("http.listen", "Unix sockets cannot be shared by several processes")
+    tornado.process.fork_processes(processes, max_restarts=100)
+    asyncio.run(serve(cfg, reuse_port=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         if not config_path.is_file():
             raise ConfigError("-c", f"config file not found: {args.config}")
         cfg = load(config_path)
-        setup_logging(args.logfile or cfg.logfile, args.verbose)
-        asyncio.run(serve(cfg))
+        try:
+            setup_logging(args.logfile or cfg.logfile, args.verbose)
+        except OSError as exc:
+            option = "-l" if args.logfile else "log.logfile"
+            raise ConfigError(option, f"cannot open {exc.filename} ({exc.strerror})") from None
+        run(cfg, args.processes)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

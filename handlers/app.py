@@ -4,6 +4,7 @@ from __future__ import annotations
 import posixpath
 import re
 import urllib.parse
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +27,14 @@ class Route:
     kwargs: dict[str, Any]
     trailing_slash: bool
     methods: tuple[str, ...] | None = None  # None: any method
+    gzip: bool = False  # the original wraps only some routes in its gzip handler (protocol.md 2.2)
 
 
 _VAR = re.compile(r"\{(\w+)(:\.\*)?\}")
 
 
-def route(template: str, handler: type, methods: tuple[str, ...] | None = None, **kwargs: Any) -> Route:
+def route(template: str, handler: type, methods: tuple[str, ...] | None = None, gzip: bool = False,
+          **kwargs: Any) -> Route:
     """`{name}` is one segment, `{name:.*}` anything; matching allows an extra or missing final slash."""
     body = template.rstrip("/")
     parts, pos = [], 0
@@ -41,7 +44,7 @@ def route(template: str, handler: type, methods: tuple[str, ...] | None = None, 
         pos = var.end()
     parts.append(re.escape(body[pos:]))
     regex = re.compile("^" + "".join(parts) + "(?P<_slash>/?)$")
-    return Route(regex, handler, kwargs, template.endswith("/"), methods)
+    return Route(regex, handler, kwargs, template.endswith("/"), methods, gzip)
 
 
 def clean_path(path: str) -> str:
@@ -56,33 +59,76 @@ def clean_path(path: str) -> str:
     return cleaned
 
 
+class GoGzip(tornado.web.OutputTransform):
+    """The original's gzip wrapper (protocol.md 2.3), unlike Tornado's: only on the routes marked for it,
+    only for the exact Accept-Encoding items `gzip` or `deflate` (the first wins; deflate is zlib),
+    any content type and size, and `Vary` only when compressing."""
+
+    def __init__(self, request: tornado.httputil.HTTPServerRequest) -> None:
+        self.encoding = ""
+        self.compressor: Any = None
+        if getattr(request, "spreed_gzip", False) and request.method != "HEAD":
+            for item in request.headers.get("Accept-Encoding", "").split(","):
+                if item.strip() in ("gzip", "deflate"):
+                    self.encoding = item.strip()
+                    break
+
+    def transform_first_chunk(self, status_code: int, headers: tornado.httputil.HTTPHeaders, chunk: bytes,
+                              finishing: bool) -> tuple[int, tornado.httputil.HTTPHeaders, bytes]:
+        # 206 stays plain: a Content-Range counts bytes of the uncompressed file.
+        if not self.encoding or status_code < 200 or status_code in (204, 206, 304) \
+                or "Content-Encoding" in headers:
+            return status_code, headers, chunk
+        headers["Content-Encoding"] = self.encoding
+        headers["Vary"] = f"{headers['Vary']}, Accept-Encoding" if "Vary" in headers else "Accept-Encoding"
+        wbits = zlib.MAX_WBITS | 16 if self.encoding == "gzip" else zlib.MAX_WBITS
+        self.compressor = zlib.compressobj(1, zlib.DEFLATED, wbits)
+        chunk = self.transform_chunk(chunk, finishing)
+        if "Content-Length" in headers:
+            if finishing:
+                headers["Content-Length"] = str(len(chunk))
+            else:
+                del headers["Content-Length"]
+        return status_code, headers, chunk
+
+    def transform_chunk(self, chunk: bytes, finishing: bool) -> bytes:
+        if self.compressor is None:
+            return chunk
+        data = self.compressor.compress(chunk)
+        return data + self.compressor.flush(zlib.Z_FINISH if finishing else zlib.Z_SYNC_FLUSH)
+
+
 class SpreedApplication(tornado.web.Application):
     def __init__(self, hub: Hub, **settings: Any) -> None:
         self.hub = hub
         self.base = hub.config.base_path
         self.routes = build_routes(hub)
-        super().__init__([], compress_response=True, **settings)
+        super().__init__([], transforms=[GoGzip], **settings)
 
     def find_handler(self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any) -> Any:
+        """Cleaning and matching work on the percent-decoded path, as gorilla/mux does on URL.Path."""
         raw = request.path
+        path = urllib.parse.unquote(raw)
         query = f"?{request.query}" if request.query else ""
-        cleaned = clean_path(raw)
-        if cleaned != raw:
-            return self._delegate(request, RedirectTo, {"url": cleaned + query})
-        if not raw.startswith(self.base):
-            if raw + "/" == self.base:
+        cleaned = clean_path(path)
+        if cleaned != path:
+            return self._delegate(request, RedirectTo, {"url": urllib.parse.quote(cleaned, safe="/$&+,:;=@") + query})
+        if not path.startswith(self.base):
+            if path + "/" == self.base:
                 return self._delegate(request, RedirectTo, {"url": self.base + query})
             return self._delegate(request, NotFound, {})
-        rel = urllib.parse.unquote(raw[len(self.base):])
+        rel = path[len(self.base):]
         for candidate in self.routes:
             match = candidate.regex.match(rel)
             if match is None or (candidate.methods and request.method not in candidate.methods):
                 continue
-            has_slash = bool(match.group("_slash"))
+            # gorilla/mux compares the request path's own final slash with the template's.
+            has_slash = rel.endswith("/")
             if has_slash != candidate.trailing_slash and rel != "":
                 fixed = raw.rstrip("/") + ("/" if candidate.trailing_slash else "")
                 return self._delegate(request, RedirectTo, {"url": fixed + query})
             args = {k: v for k, v in match.groupdict().items() if k != "_slash"}
+            request.spreed_gzip = candidate.gzip  # type: ignore[attr-defined]  (read by GoGzip)
             return self._delegate(request, candidate.handler, candidate.kwargs, args)
         return self._delegate(request, NotFound, {})
 
@@ -99,25 +145,25 @@ def build_routes(hub: Hub) -> list[Route]:
     token_file = TokenFile(cfg.token_file) if cfg.token_file else None
     users_mode = make_mode(cfg)
     table = [
-        route("", pages.MainPage, renderer=renderer),
+        route("", pages.MainPage, gzip=True, renderer=renderer),
         route("static/img/buddy/{flags}/{image_id}/{idx:.*}", files.BuddyImage),
-        route("static/{path:.*}", files.StaticFiles, path=static),
+        route("static/{path:.*}", files.StaticFiles, gzip=True, path=static),
         route("robots.txt", files.SingleFile, path=f"{static}/robots.txt"),
-        route("favicon.ico", files.SingleFile, path=f"{static}/img/favicon.ico", fallbacks=["../favicon.ico"]),
+        route("favicon.ico", files.SingleFile, path=f"{static}/img/favicon.ico", fallbacks=[f"{static}/favicon.ico"]),
         route(".well-known/spreed-configuration", pages.WellKnown),
-        route("sandbox/{origin_scheme}/{origin_host}/{sandbox}.html", pages.Sandbox),
+        route("sandbox/{origin_scheme}/{origin_host}/{sandbox}.html", pages.Sandbox, gzip=True),
         route("api/v1/config", rest.ConfigResource),
-        route("api/v1/tokens", rest.TokensResource, token_file=token_file),
+        route("api/v1/tokens", rest.TokensResource, gzip=True, token_file=token_file),
         route("api/v1/rooms", rest.RoomsResource),
     ]
     table += extra_api_routes(hub, users_mode)
     if cfg.stats:
-        table.append(route("api/v1/stats", rest.StatsResource))
+        table.append(route("api/v1/stats", rest.StatsResource, gzip=True))
     table += [
         route("ws", websocket.ChannelingSocket, methods=("GET",), users_mode=users_mode),
         route("ws", websocket.WebSocketOnlyGet),
-        route("{room}", pages.MainPage, renderer=renderer),
-        route("{room:.*}", pages.MainPage, methods=("GET",), renderer=renderer),
+        route("{room}", pages.MainPage, gzip=True, renderer=renderer),
+        route("{room:.*}", pages.MainPage, methods=("GET",), gzip=True, renderer=renderer),
     ]
     return table
 

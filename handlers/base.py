@@ -30,7 +30,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def initialize(self, hub: Hub, **kwargs: Any) -> None:
         self.hub = hub
-        self.options = kwargs
+        self.route_kwargs = kwargs  # not `self.options`: that name is the OPTIONS method
 
     @property
     def forwarded(self) -> bool:

@@ -27,6 +27,10 @@ class StaticFiles(tornado.web.StaticFileHandler):
             path = parts[1]
         await super().get(path, include_body)
 
+    def get_cache_time(self, path: str, modified: datetime.datetime | None, mime_type: str) -> int:
+        """No caching from Tornado's `?v=` rule; only the `ver=` segment earns far-future headers."""
+        return 0
+
     def set_extra_headers(self, path: str) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
         if self._versioned:
@@ -42,18 +46,26 @@ class StaticFiles(tornado.web.StaticFileHandler):
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish({403: "403 Forbidden\n", 404: "404 Not Found\n"}.get(status_code, f"{status_code}\n"))
 
+    async def _any_method(self, path: str = "") -> None:
+        """The original's file server answers every method like GET."""
+        await self.get(path)
+
+    post = put = patch = delete = options = _any_method  # type: ignore[assignment]
+
 
 class SingleFile(StaticFiles):
-    """robots.txt and favicon.ico: one fixed file (with a fallback for the favicon)."""
+    """robots.txt and favicon.ico: one fixed file, or the first existing one of `fallbacks` (absolute paths)."""
 
     def initialize(self, path: str, default_filename: str | None = None, **kwargs: Any) -> None:
         super().initialize(os.path.dirname(path))
-        self._names = [os.path.basename(path)] + list(kwargs.get("fallbacks", []))
+        self._candidates = [path, *kwargs.get("fallbacks", [])]
 
     async def get(self, path: str = "", include_body: bool = True) -> None:
-        for name in self._names:
-            if os.path.isfile(os.path.join(self.root, name)):
-                await super().get(name, include_body)
+        for candidate in self._candidates:
+            if os.path.isfile(candidate):
+                # The root moves to the file's own folder, so Tornado's in-root check still holds.
+                self.root = os.path.dirname(candidate)
+                await super().get(os.path.basename(candidate), include_body)
                 return
         self.set_status(404)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
@@ -87,7 +99,7 @@ class BuddyImage(BaseHandler):
             self.set_status(304)
             self.finish()
             return
-        self.finish(b"" if self.request.method == "HEAD" else image.data)
+        self.finish(image.data)  # Tornado drops the body of a HEAD but keeps the real Content-Length
 
     def _not_modified(self, etag: str, changed: datetime.datetime) -> bool:
         match = self.request.headers.get("If-None-Match")

@@ -25,10 +25,10 @@ class MainPage(BaseHandler):
         host = self.request.host or ""
         if "_escaped_fragment_" in self.request.arguments:
             scheme = "https" if self.ssl else "http"
-            self.finish(self.options["renderer"].crawler_page(room, scheme, host))
+            self.finish(self.route_kwargs["renderer"].crawler_page(room, scheme, host))
             return
         ctx = page.context(cfg, host, self.ssl, self.request.headers.get("Accept-Language"))
-        self.finish(self.options["renderer"].main_page(ctx, room))
+        self.finish(self.route_kwargs["renderer"].main_page(ctx, room))
 
     get = head = post = put = patch = delete = options = _serve  # type: ignore[assignment]
 

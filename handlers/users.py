@@ -42,6 +42,9 @@ class UsersResource(RestHandler):
         self.mode = kwargs.get("users_mode")
 
     def prepare(self) -> None:
+        super().prepare()
+        if self._finished:
+            return
         if len(self.request.body or b"") > MAX_BODY:
             self.error_doc(413, "request_too_large", f"Request bodies are limited to {MAX_BODY} bytes")
 
@@ -55,7 +58,7 @@ class UsersResource(RestHandler):
 class SessionsResource(UsersResource):
     """PATCH /api/v1/sessions/{id}/: proof of a userid in exchange for a login nonce."""
 
-    def patch(self, session_id: str) -> None:
+    async def patch(self, session_id: str) -> None:
         content_type = self.request.headers.get("Content-Type", "")
         body = None if content_type.startswith("application/x-www-form-urlencoded") else self.json_body()
         ok = isinstance(body, dict)
@@ -69,7 +72,7 @@ class SessionsResource(UsersResource):
         nonce = ""
         if ok:
             try:
-                nonce = self.hub.authorize(session_id, sid, userid)
+                nonce = await self.hub.authorize_anywhere(session_id, sid, userid)
             except ChannelError:
                 ok = False
         if not ok:
@@ -81,7 +84,7 @@ class SessionsResource(UsersResource):
 class RegistrationResource(UsersResource):
     """POST /api/v1/users: a new userid for a connected session, proven the mode's way."""
 
-    def post(self) -> None:
+    async def post(self) -> None:
         if self.mode is None:
             self.plain(404, "No handler found")
             return
@@ -97,7 +100,7 @@ class RegistrationResource(UsersResource):
             self.error_doc(403, "users_invalid_session", "Invalid session")
             return
         try:
-            nonce = self.hub.authorize(session_id, sid, userid)
+            nonce = await self.hub.authorize_anywhere(session_id, sid, userid)
             created = self.mode.register(userid, params)
         except (ChannelError, RegistrationError) as exc:
             code = "users_request_failed" if isinstance(exc, ChannelError) else "users_create_failed"

@@ -4,6 +4,7 @@ Every problem raises ConfigError naming the option, so start-up can print one li
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -246,9 +247,9 @@ def _fill_secrets(app: dict[str, Any], config_path: Path | None, cfg: Config) ->
     wanted = [k for k in (*GENERATED_SECRETS, "serverToken") if not app.get(k.lower())]
     if not wanted:
         return
-    where = app.get("secretsfile") or (
-        (config_path.parent if config_path else Path.cwd()) / "spreed-secrets.yaml")
-    path = Path(str(where))
+    # Beside the config file by default; a relative app.secretsFile is relative to it, like other paths.
+    where = _str("app.secretsFile", app.get("secretsfile")) or "spreed-secrets.yaml"
+    path = _resolve(config_path, where)
     stored = load_secrets(path)
     changed = False
     for key in wanted:
@@ -308,6 +309,11 @@ def _http(cfg: Config, http: dict[str, Any], config_path: Path | None) -> None:
     cfg.stats = _bool("http.stats", http.get("stats", False))
     if "trustedproxies" in http:
         cfg.trusted_proxies = _list("http.trustedProxies", http["trustedproxies"])
+        for entry in cfg.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError("http.trustedProxies", f"bad address {entry!r} (an IP or a network)") from None
 
 
 def _https(cfg: Config, https: dict[str, Any]) -> None:
@@ -375,8 +381,8 @@ def _roomtypes(cfg: Config, roomtypes: dict[str, Any]) -> None:
             regex = re.compile(pattern)
         except re.error as exc:
             raise ConfigError(option, f"bad regular expression ({exc})") from None
-        if kind == "Conference":
-            cfg.room_types.append((regex, kind))
+        # `Room` entries are kept: rules apply in file order, so one can exempt names from a later rule.
+        cfg.room_types.append((regex, kind))
 
 
 def _limits(cfg: Config, limits: dict[str, Any]) -> None:

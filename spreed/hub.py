@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Callable
 
 from . import API_VERSION
 from .bus import Bus, LocalBus
@@ -57,7 +57,7 @@ class Hub:
         self.handlers = HANDLERS
         self.config = config
         self.tickets = Tickets(config.session_secret, config.encryption_secret, config.computed_realm,
-                               config.turn_secret)
+                               config.turn_secret, shared_nonces=bool(config.nats.get("url")))
         self.rooms = RoomManager(config)
         self.images = ImageCache()
         self.sessions: dict[str, Session] = {}
@@ -69,6 +69,9 @@ class Hub:
         self.unicast_chats = 0
         self.started = time.time()
         self.bus: Bus = bus or LocalBus(self)
+        self.remote: dict[str, Session] = {}  # stand-ins for sessions connected to other nodes
+        self.cluster: Any = None  # the cluster bus, when nats.url is set
+        self.trigger: Callable[[str, str, str], None] | None = None  # NATS channelling triggers
         self._sweeper: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------ lifecycle of the hub
@@ -109,7 +112,10 @@ class Hub:
         if old is not None:
             self._replace(old, session)
         self.sessions[session_id] = session
+        if self.cluster is not None:
+            self.cluster.session_connected(session, reclaimed=bool(claimed))
         self.reply(session, self.self_doc(session))
+        self.fire("connect", session.id)
         return session
 
     def _replace(self, old: Session, new: Session) -> None:
@@ -120,6 +126,7 @@ class Hub:
         if old.hello:
             self.rooms.leave(old, old.roomid)
             old.hello = False
+            self.left(old, old.roomid)
         if old.userid and old.userid != new.userid:  # same Id: the old user must not list it any more
             self._forget_user(old)
         self.connections_by_idx.pop(getattr(old.conn, "index", 0), None)
@@ -131,10 +138,11 @@ class Hub:
         if session.closed:
             return
         session.closed = True
+        self.fire("disconnect", session.id)
         if session.replaced:
             return
         if session.hello:
-            self.broadcast(session, {"Type": "Left", "Id": session.id, "Status": "hard"})
+            self.broadcast(session, {"Type": "Left", "Id": session.id, "Status": "hard"}, membership=True)
             self.rooms.leave(session, session.roomid)
             session.hello = False
         linked = session.subscribers | session.subscriptions
@@ -152,6 +160,8 @@ class Hub:
             self.images.delete(session.image_id)
         if self.sessions.get(session.id) is session:
             del self.sessions[session.id]
+            if self.cluster is not None:
+                self.cluster.session_gone(session)
         self.connections_by_idx.pop(getattr(session.conn, "index", 0), None)
 
     # ------------------------------------------------------------ incoming
@@ -197,23 +207,33 @@ class Hub:
             return False
         return self.bus.unicast(to_id, envelope(data, sender.id, to_id, attestation=self.attestation(sender)))
 
-    def broadcast(self, sender: Session, data: Any) -> None:
-        """Send to the sender's room (everyone, for a global-room member), encoded once."""
+    def broadcast(self, sender: Session, data: Any, membership: bool = False) -> None:
+        """Send to the sender's room (everyone, for a global-room member), encoded once.
+
+        Joined and Left (`membership`) go to this node's members only: other nodes of a cluster
+        announce them when they apply the replicated join or leave, so nobody misses or doubles one.
+        """
         if not sender.hello:
             return
         data = envelope(data, sender.id, attestation=self.attestation(sender))
         if sender.roomid == self.rooms.global_room_id:
-            self.bus.everyone(data, sender.id)
+            (self.deliver_everyone_local if membership else self.bus.everyone)(data, sender.id)
+        elif membership:
+            self.deliver_room_local(sender.roomid, data, sender.id)
         else:
             self.bus.room(sender.roomid, data, sender.id)
 
-    def conference_update(self, session: Session) -> None:
-        """Server-managed conference rooms: tell every member who is in it (protocol.md 4.7.3)."""
-        room = self.rooms.rooms.get(session.roomid)
+    def conference_update(self, room_id: str, membership: bool = False) -> None:
+        """Server-managed conference rooms: tell every member who is in it (protocol.md 4.7.3).
+
+        After a join (`membership`) only this node's members are told; the other nodes tell theirs
+        when they apply the replicated join.
+        """
+        room = self.rooms.rooms.get(room_id)
         if room is None or room.type != "Conference" or len(room.members) < 2:
             return
-        doc = {"Id": room.id, "Type": "Conference", "Conference": list(room.members)}
-        self.bus.room(room.id, envelope(doc, to=room.id), "")
+        data = envelope({"Id": room.id, "Type": "Conference", "Conference": list(room.members)}, to=room.id)
+        (self.deliver_room_local if membership else self.bus.room)(room.id, data, "")
 
     # ------------------------------------------------------------ local delivery (used by the bus)
     def deliver_local(self, to_id: str, data: bytes) -> bool:
@@ -238,9 +258,37 @@ class Hub:
                 if member_id != exclude_id and member.conn is not None:
                     member.conn.send(data)
 
+    # ------------------------------------------------------------ state other nodes replicate
+    def joined(self, session: Session) -> None:
+        if self.cluster is not None:
+            self.cluster.session_joined(session)
+
+    def left(self, session: Session, room_id: str, status: str = "") -> None:
+        """`status` "soft" or "hard" is announced by the other nodes; "" leaves silently."""
+        if self.cluster is not None:
+            self.cluster.session_left(session, room_id, status)
+
+    def profile_changed(self, session: Session) -> None:
+        if self.cluster is not None:
+            self.cluster.session_changed(session)
+
+    def room_changed(self, room_id: str) -> None:
+        if self.cluster is not None:
+            self.cluster.room_changed(room_id)
+
+    def fire(self, name: str, sender: str, payload: str = "") -> None:
+        """A NATS channelling trigger (protocol.md 7.4), when they are switched on."""
+        if self.trigger is not None:
+            self.trigger(name, sender, payload)
+
+    def find_session(self, session_id: str) -> Session | None:
+        """A connected session on this node or, in a cluster, on another."""
+        return self.sessions.get(session_id) or self.remote.get(session_id)
+
     # ------------------------------------------------------------ documents
     def self_doc(self, session: Session) -> dict[str, Any]:
         cfg = self.config
+        self.fire("session", session.id, session.userid)
         return {"Type": "Self", "Id": session.id, "Sid": session.sid, "Userid": session.userid,
                 "Suserid": self.tickets.suserid(session.userid),
                 "Token": self.tickets.session_token(session.id, session.sid, session.userid),
@@ -270,6 +318,12 @@ class Hub:
         session.nonce = self.tickets.make_nonce(sid, userid)
         return session.nonce
 
+    async def authorize_anywhere(self, session_id: str, sid: str, userid: str) -> str:
+        """authorize() for a session connected to this node or, in a cluster, to another one."""
+        if self.cluster is not None and session_id not in self.sessions:
+            return await self.cluster.authorize_remote(session_id, sid, userid)
+        return self.authorize(session_id, sid, userid)
+
     def authenticate(self, session: Session, userid: str) -> None:
         session.userid = userid
         session.stamp = int(time.time())
@@ -284,8 +338,9 @@ class Hub:
                 del self.users[session.userid]
 
     def user_sessions(self, userid: str) -> list[Session]:
-        found = (self.sessions.get(i) for i in self.users.get(userid, ()))
-        return sorted((s for s in found if s is not None), key=lambda s: (s.prio, s.stamp))
+        found = [s for s in (self.sessions.get(i) for i in self.users.get(userid, ())) if s is not None]
+        found.extend(s for s in self.remote.values() if s.userid == userid)
+        return sorted(found, key=lambda s: (s.prio, s.stamp))
 
     def fake_session(self, userid: str) -> Session:
         """A never-connected stand-in for a contact who is offline (protocol.md 4.7.10)."""
@@ -305,6 +360,8 @@ class Hub:
             "rooms": self.rooms.live_count(), "connections": len(self.sessions),
             "sessions": len(self.sessions), "users": len(self.users), "count": self.count,
             "broadcastchatmessages": self.broadcast_chats, "unicastchatmessages": self.unicast_chats}
+        if self.cluster is not None:
+            hub["cluster"] = self.cluster.stats()
         if details:
             hub["sessionsbyid"] = {sid: s.doc("") for sid, s in self.sessions.items()}
             hub["connectionsbyidx"] = {str(i): sid for i, sid in self.connections_by_idx.items()}

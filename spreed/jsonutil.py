@@ -20,19 +20,24 @@ def loads(data: str | bytes) -> Any:
         raise BadJSON(str(exc)) from None
 
 
+def _escape(data: bytes) -> bytes:
+    """Go's encoding/json escapes <, >, & and U+2028/U+2029; they can only occur inside strings."""
+    for raw, escaped in _HTML_UNSAFE:
+        if raw in data:
+            data = data.replace(raw, escaped)
+    return data
+
+
 def frame(doc: Any) -> bytes:
     """A websocket frame body: compact JSON plus the newline Go's encoder writes."""
-    return orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
+    return _escape(orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE))
 
 
 def rest(doc: Any) -> bytes:
     """A REST body: two-space indented JSON without a trailing newline."""
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+    return _escape(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
 
 def html_safe(doc: Any) -> str:
     """Compact JSON that can sit inside a <script> element without ending it."""
-    data = orjson.dumps(doc)
-    for raw, escaped in _HTML_UNSAFE:
-        data = data.replace(raw, escaped)
-    return data.decode()
+    return _escape(orjson.dumps(doc)).decode()

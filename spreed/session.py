@@ -22,7 +22,7 @@ ATTESTATION_REFRESH = 180  # seconds; decoders accept 300
 class Session:
     __slots__ = ("id", "sid", "userid", "ua", "status", "rev", "hello", "roomid", "nonce",
                  "stamp", "conn", "replaced", "image_id", "subscriptions", "subscribers",
-                 "_attestation", "_attested_at", "fake", "closed")
+                 "_attestation", "_attested_at", "node", "closed")
 
     prio = 100
 
@@ -44,7 +44,7 @@ class Session:
         self.subscribers: set[str] = set()
         self._attestation = ""
         self._attested_at = 0.0
-        self.fake = conn is None
+        self.node = ""  # the cluster node holding the connection, for stand-ins of remote sessions
         self.closed = False
 
     def attestation(self, encode) -> str:

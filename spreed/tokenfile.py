@@ -1,6 +1,7 @@
-"""Access codes (`app.tokenFile`): one per line, `#` comments, re-read when the file changes."""
+"""Access codes (`app.tokenFile`): the first field of each line, `#` comments, re-read when the file changes."""
 from __future__ import annotations
 
+import csv
 import logging
 import os
 
@@ -23,12 +24,15 @@ class TokenFile:
             return
         codes = set()
         try:
-            with open(self.path, encoding="utf-8", errors="replace") as handle:
+            with open(self.path, encoding="utf-8", errors="replace", newline="") as handle:
                 for line in handle:
-                    line = line.lstrip()
+                    line = line.rstrip("\r\n").lstrip()
                     if not line or line.startswith("#"):
                         continue
-                    code = line.rstrip("\r\n").split(":", 1)[0].lower()
+                    # CSV with ':' as separator (the original's format): a quoted first field may hold ':'.
+                    # Records may have any number of fields (the original rejected the whole file).
+                    fields = next(csv.reader([line], delimiter=":", skipinitialspace=True), [""])
+                    code = fields[0].lower() if fields else ""
                     if code:
                         codes.add(code)
         except OSError as exc:

@@ -104,10 +104,14 @@ class Tickets:
     """All the tokens of one server: session ids and tokens, attestations, nonces, contact tokens."""
 
     def __init__(self, session_secret: bytes, encryption_secret: bytes, computed_realm: str,
-                 turn_secret: bytes = b"") -> None:
+                 turn_secret: bytes = b"", shared_nonces: bool = False) -> None:
         self.session = Codec(session_secret, encryption_secret, THIRTY_DAYS)
         self.attestation = Codec(session_secret, None, 300)
-        self.nonce = Codec(os.urandom(64), None, 60)  # per process: a restart kills pending nonces
+        # Per process, so a restart kills pending nonces; a cluster derives one key for all its nodes,
+        # because a login's REST call and its websocket may reach different processes.
+        nonce_key = hmac.new(session_secret, b"spreed login nonces", hashlib.sha256).digest() \
+            if shared_nonces else os.urandom(64)
+        self.nonce = Codec(nonce_key, None, 60)
         self.contact = Codec(session_secret, encryption_secret, 0)
         self._encryption_secret = encryption_secret
         self.realm = computed_realm

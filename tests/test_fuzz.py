@@ -97,6 +97,8 @@ class ChattingPair:
         for client in (self.a, self.b):
             json.loads(client.recv(5))
             client.send(json.dumps({"Type": "Hello", "Hello": {"Name": "calm", "Ua": "pair"}, "Iid": "h"}))
+            while json.loads(client.recv(5)).get("Iid") != "h":  # wait for the Welcome: then B hears all
+                pass
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
 

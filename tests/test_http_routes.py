@@ -178,6 +178,8 @@ async def test_crawler_page(server):
         image = f'content="http://127.0.0.1:{server.port}/static/img/opengraph-image.png"'.encode()
         assert image in resp.body
         assert b"globalcontext" not in resp.body
+    resp = await server.fetch("myroom?_escaped_fragment_=", headers={"X-Forwarded-Proto": "https", "Host": "ex.org"})
+    assert b'content="https://ex.org/static/img/opengraph-image.png"' in resp.body
     resp = await server.fetch("a/b%20c?_escaped_fragment_=")
     assert b'content="/a/b c"' in resp.body
     resp = await server.fetch("?_escaped_fragment_=")
@@ -233,6 +235,8 @@ async def test_strict_slash_redirect_every_method(server, method, path, location
     ("/..", "/"),
     ("/api/v1/../v1/config", "/api/v1/config"),
     ("/static/%2e%2e/%2e%2e/etc/passwd", "/etc/passwd"),
+    ("/x/./a:b@c;d=e", "/x/a:b@c;d=e"),
+    ("/x/./a%20b%3Fc", "/x/a%20b%3Fc"),
 ])
 async def test_path_cleaning(server, path, location):
     for method in ("GET", "POST"):

@@ -8,6 +8,7 @@ import gzip
 import io
 import os
 import time
+import zlib
 
 import pytest
 from PIL import Image
@@ -103,8 +104,10 @@ async def test_static_conditional_and_range(static_server):
     first = await static_server.fetch("static/js/main.js")
     resp = await static_server.fetch("static/js/main.js", headers={"If-Modified-Since": first.headers["Last-Modified"]})
     assert resp.code == 304 and resp.body == b""
-    resp = await static_server.fetch("static/ver=9/js/main.js", headers={"Range": "bytes=0-6"})
+    resp = await static_server.fetch("static/ver=9/js/main.js", decompress_response=False,
+                                     headers={"Range": "bytes=0-6", "Accept-Encoding": "gzip"})
     assert resp.code == 206
+    assert "Content-Encoding" not in resp.headers  # a byte range of the file itself
     assert resp.body == MAIN_JS[:7]
     assert resp.headers["Content-Range"] == f"bytes 0-6/{len(MAIN_JS)}"
 
@@ -128,6 +131,20 @@ async def test_static_gzip(static_server):
     resp = await static_server.fetch("static/ver=1/js/main.js", decompress_response=False)
     assert "Content-Encoding" not in resp.headers and "Vary" not in resp.headers
     assert resp.body == MAIN_JS
+
+
+@pytest.mark.gen_test
+async def test_static_gzip_large_file_streamed(static_server, web_root):
+    """Files are sent in several chunks; the compressed stream must still be one valid gzip member."""
+    big = b"".join(b"%08d some text that compresses\n" % i for i in range(20000))
+    (web_root / "static" / "js" / "big.js").write_bytes(big)
+    for encoding, decompress in (("gzip", gzip.decompress), ("deflate", zlib.decompress)):
+        resp = await static_server.fetch("static/js/big.js", decompress_response=False,
+                                         headers={"Accept-Encoding": encoding})
+        assert resp.code == 200
+        assert resp.headers["Content-Encoding"] == encoding
+        assert len(resp.body) < len(big) // 3
+        assert decompress(resp.body) == big
 
 
 @pytest.mark.gen_test
@@ -230,6 +247,7 @@ async def test_buddy_image_served_and_dropped_on_disconnect(server):
     assert (await server.fetch(path, headers={"If-Modified-Since": old})).code == 200
     head = await server.fetch(path, method="HEAD")
     assert head.code == 200 and head.body == b"" and head.headers["Content-Type"] == "image/png"
+    assert head.headers["Content-Length"] == str(len(resp.body))
 
     a.close()
     for _ in range(100):

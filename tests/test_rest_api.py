@@ -67,7 +67,7 @@ async def test_config_reflects_options_and_hides_secrets(make_server, tmp_path):
         "app": {"title": "My <Talk>", "stunURIs": "stun:a stun:b  stun:a ", "turnURIs": ["turn:x", "turn:x", "turn:y"],
                 "renegotiation": True, "turnSecret": "turn-secret-value", "tokenFile": str(codes),
                 "plugin": "extra/plugin", "defaultRoomEnabled": False, "authorizeRoomJoin": True,
-                "authorizeRoomCreation": True, "globalRoom": "lobby-global"},
+                "authorizeRoomCreation": True, "globalRoom": "lobby-global", "ver": "12"},
         "modules": {"youtube": False, "contacts": "off"},
         "users": {"enabled": True, "mode": "sharedsecret", "allowRegistration": True,
                   "sharedsecret_secret": "shared-secret-value"},
@@ -78,6 +78,7 @@ async def test_config_reflects_options_and_hides_secrets(make_server, tmp_path):
     assert list(doc) == CONFIG_KEYS
     assert doc["Title"] == "My <Talk>"
     assert doc["B"] == "/talk/"
+    assert doc["S"] == "static/ver=12" + doc["Version"].replace(".", "")
     assert doc["StunURIs"] == ["stun:a", "stun:b"]
     assert doc["TurnURIs"] == ["turn:x", "turn:y"]
     assert doc["Renegotiation"] is True and doc["Tokens"] is True
@@ -152,7 +153,9 @@ def token_file(tmp_path):
                     "\n"
                     "two:fields\n"
                     "#commented-out\n"
-                    "trailing \n")
+                    "trailing \n"
+                    '"Quoted:Code":x\n'
+                    "windows\r\n")
     return path
 
 
@@ -166,12 +169,13 @@ async def test_tokens_check_codes(make_server, token_file):
     assert resp.headers["Content-Type"] == "application/json"
     assert resp.body == b'{\n  "token": "secret-one",\n  "success": true\n}'
 
-    for code in ("spaced", "two", "trailing "):
+    for code in ("spaced", "two", "trailing ", "quoted:code", "windows"):
         resp = await srv.fetch("api/v1/tokens", **form(a=code))
         assert resp.code == 200, code
         assert json.loads(resp.body) == {"token": code, "success": True}
 
-    for code in ("with", "fields", "#commented-out", "commented-out", "trailing", " secret-one", ""):
+    for code in ("with", "fields", "#commented-out", "commented-out", "trailing", " secret-one", "",
+                 '"quoted', "windows\r", "x"):
         resp = await srv.fetch("api/v1/tokens", **form(a=code))
         assert (resp.code, resp.body) == (403, INVALID_TOKEN), code
 
@@ -180,6 +184,17 @@ async def test_tokens_check_codes(make_server, token_file):
     assert (resp.code, resp.body) == (413, TOO_LARGE)
     resp = await srv.fetch("api/v1/tokens", **form(a="y" * 100))
     assert (resp.code, resp.body) == (403, INVALID_TOKEN)
+
+
+@pytest.mark.gen_test
+async def test_tokens_are_not_enforced_on_the_websocket(make_server, token_file):
+    """Gotcha 42: the access code is a client-side gate only."""
+    srv = await make_server({"app": {"tokenFile": str(token_file)}})
+    client = await srv.connect()
+    assert client.self_doc["Type"] == "Self"
+    welcome = await client.hello("room")
+    assert welcome["Data"]["Type"] == "Welcome"
+    client.close()
 
 
 @pytest.mark.gen_test

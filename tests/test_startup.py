@@ -119,6 +119,11 @@ async def test_bundled_config_starts_and_keeps_secrets(procs, tmp_path):
     client = await WsClient.connect(ws_url)
     first_self = client.self_doc
     client.close()
+    # SIGHUP (a reload) must not stop the server.
+    first.send_signal(signal.SIGHUP)
+    await asyncio.sleep(0.2)
+    assert first.poll() is None
+    await wait_ready(first, port)
     assert await stop(first) == 0
     assert secrets.read_bytes() == content
 
@@ -258,3 +263,42 @@ def test_bad_config_exits_2_with_one_line(bad_runs, name):
     assert EXPECTED_OPTION[name] in lines[0], err
     assert "Traceback" not in err
     assert out == ""
+
+
+# ------------------------------------------------------------------ config semantics (in-process)
+
+@pytest.mark.gen_test
+async def test_roomtypes_apply_in_file_order(make_server):
+    """The first matching regex wins, so an earlier `Room` entry exempts names from a later `Conference`."""
+    srv = await make_server({"roomtypes": {"^conference/open$": "Room", "^conference/": "Conference",
+                                           "Big": "Conference"}})
+    client = await srv.connect()
+    expected = {"conference/open": "Room", "conference/x": "Conference", "conference/open2": "Conference",
+                "aBigRoom": "Conference", "abigroom": "Room", "plain": "Room"}
+    for name, kind in expected.items():
+        welcome = await client.hello(name)
+        assert welcome["Data"]["Type"] == "Welcome", welcome
+        assert welcome["Data"]["Room"]["Type"] == kind, name
+        assert welcome["Data"]["Room"]["Name"] == name
+    client.close()
+
+
+def test_secrets_file_option_is_relative_to_config(tmp_path, monkeypatch):
+    from spreed.config import load
+    folder = tmp_path / "etc"
+    (folder / "private").mkdir(parents=True)
+    doc = bundled_config(free_port())
+    doc["app"]["secretsFile"] = "private/secrets.yaml"
+    doc["app"]["serverToken"] = "configured-token"
+    (folder / "config.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.chdir(tmp_path)
+    cfg = load(folder / "config.yaml")
+    target = folder / "private" / "secrets.yaml"
+    assert cfg.secrets_file == str(target)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    stored = yaml.safe_load(target.read_text())
+    assert set(stored) == {"sessionSecret", "encryptionSecret"}  # serverToken is configured
+    assert cfg.server_token == "configured-token"
+    assert cfg.session_secret == bytes.fromhex(stored["sessionSecret"])
+    again = load(folder / "config.yaml")
+    assert again.session_secret == cfg.session_secret and again.encryption_secret == cfg.encryption_secret

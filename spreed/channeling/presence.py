@@ -42,4 +42,5 @@ def on_status(req: "Request") -> None:
     session = req.session
     session.status = store_picture(req.hub, session, doc.get("Status"))
     session.rev += 1
+    req.hub.profile_changed(session)
     req.hub.broadcast(session, status_doc(session))

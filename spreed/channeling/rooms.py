@@ -15,9 +15,10 @@ def leave_room(hub: "Hub", session: "Session", status: str) -> None:
     """Take the session out of its room, telling the others it left ("soft" or "hard")."""
     if not session.hello:
         return
-    hub.broadcast(session, {"Type": "Left", "Id": session.id, "Status": status})
+    hub.broadcast(session, {"Type": "Left", "Id": session.id, "Status": status}, membership=True)
     hub.rooms.leave(session, session.roomid)
     session.hello = False
+    hub.left(session, session.roomid, status)
 
 
 @handles("Hello")
@@ -40,10 +41,11 @@ def on_hello(req: "Request") -> None:
         raise
     session.hello = True
     session.roomid = room.id
-    hub.broadcast(session, session.doc("Joined", with_rev=False))
+    hub.joined(session)
+    hub.broadcast(session, session.doc("Joined", with_rev=False), membership=True)
     req.reply({"Type": "Welcome", "Room": {"Type": room.type, "Name": room.name, "Credentials": None},
                "Users": hub.users_list(room.id)})
-    hub.conference_update(session)
+    hub.conference_update(room.id, membership=True)
 
 
 @handles("Leave")
@@ -57,9 +59,10 @@ def on_room(req: "Request") -> None:
     if doc is None:
         raise bad_request("message did not contain Room")
     updated = req.hub.rooms.update(req.session, doc)
+    req.hub.room_changed(req.session.roomid)
     req.hub.broadcast(req.session, updated)
     req.reply(updated)
-    req.hub.conference_update(req.session)
+    req.hub.conference_update(req.session.roomid)
 
 
 @handles("Users")

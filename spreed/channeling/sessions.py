@@ -43,6 +43,7 @@ def on_authentication(req: "Request") -> None:
         raise ChannelError("invalid_session_token", "user id mismatch")
     session.nonce = ""
     hub.authenticate(session, userid)
+    hub.profile_changed(session)
     req.reply(hub.self_doc(session))
     hub.broadcast(session, status_doc(session))
 
@@ -73,7 +74,7 @@ def _attested_session(req: "Request", token: str) -> list["Session"]:
         session_id = req.hub.tickets.decode_attestation(token)
     except TokenError as exc:
         raise ChannelError("bad_attestation", str(exc)) from None
-    peer = req.hub.sessions.get(session_id)
+    peer = req.hub.find_session(session_id)
     if peer is None:
         raise ChannelError("no_such_session", "cannot retrieve session")
     return [peer]

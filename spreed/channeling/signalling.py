@@ -19,9 +19,17 @@ def _relay(req: "Request", kind: str, need_object: bool) -> None:
                     {"Type": doc.get("Type", ""), "To": doc.get("To", ""), kind: doc.get(kind)})
 
 
+def _fire(req: "Request", name: str, kind: str) -> None:
+    """Triggers skip token connections (file transfer, screen sharing), as the original does."""
+    doc = req.msg.get(kind)
+    if req.hub.trigger is not None and doc is not None and "_token" not in (doc.get(kind) or {}):
+        req.hub.fire(name, req.session.id, doc.get("To", ""))
+
+
 @handles("Offer")
 def on_offer(req: "Request") -> None:
     _relay(req, "Offer", need_object=True)
+    _fire(req, "offer", "Offer")
 
 
 @handles("Candidate")
@@ -32,11 +40,14 @@ def on_candidate(req: "Request") -> None:
 @handles("Answer")
 def on_answer(req: "Request") -> None:
     _relay(req, "Answer", need_object=True)
+    _fire(req, "answer", "Answer")
 
 
 @handles("Bye")
 def on_bye(req: "Request") -> None:
     _relay(req, "Bye", need_object=False)
+    if req.msg.get("Bye") is not None:
+        req.hub.fire("bye", req.session.id, req.msg["Bye"].get("To", ""))
 
 
 @handles("Conference")
