@@ -31,6 +31,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-c", "--config", default="config.yaml", help="config file (default ./config.yaml)")
     parser.add_argument("-l", "--logfile", default="", help="log to this file instead of stderr")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--check", action="store_true",
+                        help="validate the config, print the effective settings (secrets masked) and warnings")
     parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="run N worker processes on the same port (needs nats.url)")
     parser.add_argument("--version", action="version", version=f"Version {__version__}")
@@ -107,6 +109,19 @@ async def serve(cfg: Config, reuse_port: bool = False) -> None:
         await close()
 
 
+def check(cfg: Config) -> int:
+    """`--check`: the settings in effect and what will hurt users; exit 0 when the config loads."""
+    from spreed import doctor
+    import yaml
+    print("# effective settings (secrets hidden)")
+    print(yaml.safe_dump(doctor.effective(cfg), default_flow_style=False, sort_keys=False).rstrip())
+    advice = doctor.warnings(cfg)
+    print("# warnings" if advice else "# no warnings")
+    for line in advice:
+        print(f"WARNING: {line}")
+    return 0
+
+
 def run(cfg: Config, processes: int) -> None:
     """One process, or N workers sharing the listening ports (SO_REUSEPORT) and a NATS bus."""
     if processes < 1:
@@ -138,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             option = "-l" if args.logfile else "log.logfile"
             raise ConfigError(option, f"cannot open {exc.filename} ({exc.strerror})") from None
+        if args.check:
+            return check(cfg)
         run(cfg, args.processes)
     except ConfigError as exc:
         print(exc, file=sys.stderr)

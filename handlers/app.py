@@ -16,7 +16,7 @@ from spreed.page import PageRenderer
 from spreed.tokenfile import TokenFile
 from spreed.users import UsersMode, make_mode
 
-from . import files, pages, rest, users, websocket
+from . import files, metrics, pages, rest, status, users, websocket
 from .base import NotFound, RedirectTo
 
 
@@ -159,6 +159,9 @@ def build_routes(hub: Hub) -> list[Route]:
     table += extra_api_routes(hub, users_mode)
     if cfg.stats:
         table.append(route("api/v1/stats", rest.StatsResource, gzip=True))
+        table.append(route("status", status.StatusPage, methods=("GET",)))
+    if cfg.metrics:
+        table.append(route("metrics", metrics.MetricsHandler, methods=("GET",), **metrics.metrics_kwargs(hub)))
     table += [
         route("ws", websocket.ChannelingSocket, methods=("GET",), users_mode=users_mode),
         route("ws", websocket.WebSocketOnlyGet),

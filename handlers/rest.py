@@ -8,7 +8,7 @@ import resource
 import threading
 from typing import Any
 
-from spreed import page
+from spreed import doctor, page
 from spreed.jsonutil import rest
 from spreed.tokenfile import MAX_CODE_LENGTH, TokenFile
 from spreed.tokens import random_string
@@ -107,5 +107,8 @@ class StatsResource(RestHandler):
     def get(self) -> None:
         self.set_header("Access-Control-Allow-Origin", "*")
         details = self.form_raw("details") == b"1"
-        self.reply(200, {"runtime": runtime_stats(), "hub": self.hub.stats(details)},
-                   "application/json; charset=utf-8")
+        doc = {"runtime": runtime_stats(), "hub": self.hub.stats(details)}
+        if self.form_raw("history") == b"1":  # for the status page (an addition of ours)
+            doc.update(history=self.hub.history.doc(), warnings=doctor.warnings(self.hub.config),
+                       version=self.hub.config.version)
+        self.reply(200, doc, "application/json; charset=utf-8")

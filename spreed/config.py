@@ -52,6 +52,7 @@ class Config:
     root: Path = PROJECT_ROOT
     base_path: str = "/"
     stats: bool = False
+    metrics: bool = False
     trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
     # [https]
     https_listen: list[str] = field(default_factory=list)
@@ -307,6 +308,7 @@ def _http(cfg: Config, http: dict[str, Any], config_path: Path | None) -> None:
         raise ConfigError("http.basePath", f"must start with '/', got {base!r}")
     cfg.base_path = base if base.endswith("/") else base + "/"
     cfg.stats = _bool("http.stats", http.get("stats", False))
+    cfg.metrics = _bool("http.metrics", http.get("metrics", False))
     if "trustedproxies" in http:
         cfg.trusted_proxies = _list("http.trustedProxies", http["trustedproxies"])
         for entry in cfg.trusted_proxies:

@@ -12,6 +12,8 @@ from .config import Config
 from .errors import ChannelError, bad_request
 from .images import ImageCache
 from .jsonutil import BadJSON, frame, loads
+from .history import History
+from .metrics import Counters
 from .rooms import RoomManager
 from .schema import DocError, Incoming, find_iid
 from .session import Connection, Session
@@ -68,20 +70,30 @@ class Hub:
         self.broadcast_chats = 0
         self.unicast_chats = 0
         self.started = time.time()
+        self.metrics = Counters()
+        self.history = History(self)
         self.bus: Bus = bus or LocalBus(self)
         self.remote: dict[str, Session] = {}  # stand-ins for sessions connected to other nodes
         self.cluster: Any = None  # the cluster bus, when nats.url is set
         self.trigger: Callable[[str, str, str], None] | None = None  # NATS channelling triggers
         self._sweeper: asyncio.TimerHandle | None = None
+        self._sampler: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------ lifecycle of the hub
     def start(self) -> None:
         self._schedule_sweep()
+        self.history.sample()
+        self._sampler = asyncio.get_running_loop().call_later(self.history.interval, self._sample)
+
+    def _sample(self) -> None:
+        self.history.sample()
+        self._sampler = asyncio.get_running_loop().call_later(self.history.interval, self._sample)
 
     def stop(self) -> None:
-        if self._sweeper:
-            self._sweeper.cancel()
-            self._sweeper = None
+        for timer in (self._sweeper, self._sampler):
+            if timer is not None:
+                timer.cancel()
+        self._sweeper = self._sampler = None
 
     def _schedule_sweep(self) -> None:
         interval = max(0.05, min(10.0, self.config.room_idle_seconds / 4))
@@ -169,6 +181,7 @@ class Hub:
         """Decode one text frame and run its Type's handler; bad input gets an Error, never a crash."""
         if session.replaced or session.closed:
             return  # frames still arriving on a reclaimed connection would act for the new one
+        self.metrics.bytes_in += len(text)
         try:
             raw = loads(text)
         except BadJSON:
@@ -181,7 +194,9 @@ class Hub:
         except DocError as exc:
             self.reply(session, bad_request(f"invalid message: {exc}").doc(), find_iid(raw))
             return
-        handler = self.handlers.get(msg.get("Type", ""))
+        kind = msg.get("Type", "")
+        self.metrics.messages_in[kind if kind in self.handlers else "other"] += 1
+        handler = self.handlers.get(kind)
         if handler is None:
             log.debug("%s: ignoring message of type %r", session.id[:8], msg.get("Type", ""))
             return
@@ -199,8 +214,13 @@ class Hub:
         return session.attestation(self.tickets.attest)
 
     def reply(self, session: Session, data: Any, iid: str = "") -> None:
+        if isinstance(data, dict) and data.get("Type") == "Error":
+            self.metrics.errors[data.get("Code", "")] += 1
         if session.conn is not None:
-            session.conn.send(envelope(data, session.id, iid=iid))
+            encoded = envelope(data, session.id, iid=iid)
+            self.metrics.frames_out += 1
+            self.metrics.bytes_out += len(encoded)
+            session.conn.send(encoded)
 
     def unicast(self, sender: Session, to_id: str, data: Any) -> bool:
         if not to_id:
@@ -240,6 +260,8 @@ class Hub:
         target = self.sessions.get(to_id)
         if target is None or target.conn is None:
             return False
+        self.metrics.frames_out += 1
+        self.metrics.bytes_out += len(data)
         target.conn.send(data)
         return True
 
@@ -248,15 +270,23 @@ class Hub:
         if room is None:
             return
         room.last_active = time.monotonic()
+        sent = 0
         for member_id, member in room.members.items():
             if member_id != exclude_id and member.conn is not None:
                 member.conn.send(data)
+                sent += 1
+        self.metrics.frames_out += sent
+        self.metrics.bytes_out += sent * len(data)
 
     def deliver_everyone_local(self, data: bytes, exclude_id: str) -> None:
+        sent = 0
         for room in self.rooms.rooms.values():
             for member_id, member in room.members.items():
                 if member_id != exclude_id and member.conn is not None:
                     member.conn.send(data)
+                    sent += 1
+        self.metrics.frames_out += sent
+        self.metrics.bytes_out += sent * len(data)
 
     # ------------------------------------------------------------ state other nodes replicate
     def joined(self, session: Session) -> None:

@@ -1,0 +1,20 @@
+"""`GET /status`: the operator's health page (when http.stats is on); it reads /api/v1/stats."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from string import Template
+
+from .base import BaseHandler
+
+TEMPLATE = Template((Path(__file__).resolve().parent.parent / "spreed" / "templates" / "status.html")
+                    .read_text(encoding="utf-8"))
+
+
+class StatusPage(BaseHandler):
+    def get(self) -> None:
+        cfg = self.hub.config
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(TEMPLATE.substitute(title=html.escape(cfg.title), base=html.escape(cfg.base_path),
+                                        static=html.escape(f"static/ver={cfg.static_ver}")))
