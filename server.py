@@ -18,17 +18,18 @@ import tornado.process
 from handlers.app import make_app
 from spreed import __version__
 from spreed.cluster import ClusterError, attach
-from spreed.config import Config, ConfigError, load
+from spreed.config import PACKAGED_CONFIG, Config, ConfigError, load
 from spreed.hub import Hub
 from spreed.logsetup import setup as setup_logging
 
 log = logging.getLogger("spreed")
 SHUTDOWN_GRACE = 3.0
+DEFAULT_CONFIG = "config.yaml"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="spreed-webrtc", description=__doc__)
-    parser.add_argument("-c", "--config", default="config.yaml", help="config file (default ./config.yaml)")
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file (default ./config.yaml)")
     parser.add_argument("-l", "--logfile", default="", help="log to this file instead of stderr")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("--check", action="store_true",
@@ -145,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config_path = Path(args.config)
+        if args.config == DEFAULT_CONFIG and not config_path.is_file():
+            config_path = PACKAGED_CONFIG  # an installed server starts on its bundled defaults
         if not config_path.is_file():
             raise ConfigError("-c", f"config file not found: {args.config}")
         cfg = load(config_path)

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from string import Template
+
+from spreed.page import TEMPLATE_DIR
 
 from .base import BaseHandler
 
-TEMPLATE = Template((Path(__file__).resolve().parent.parent / "spreed" / "templates" / "status.html")
-                    .read_text(encoding="utf-8"))
+TEMPLATE = Template((TEMPLATE_DIR / "status.html").read_text(encoding="utf-8"))
 
 
 class StatusPage(BaseHandler):

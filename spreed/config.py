@@ -22,7 +22,11 @@ MODULE_NAMES = ("screensharing", "youtube", "presentation", "contacts")
 ROOM_TYPES = ("Room", "Conference")
 USERS_MODES = ("", "sharedsecret", "httpheader", "certificate")
 GENERATED_SECRETS = {"sessionSecret": 32, "encryptionSecret": 32}
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The web client and the default config travel inside the package (in a checkout: symlinks to the
+# top-level static/ and config.yaml), so `pip install .` carries them along.
+PROJECT_ROOT = PACKAGE_DIR
+PACKAGED_CONFIG = PACKAGE_DIR / "default-config.yaml"
 
 
 class ConfigError(Exception):
@@ -250,7 +254,8 @@ def _fill_secrets(app: dict[str, Any], config_path: Path | None, cfg: Config) ->
         return
     # Beside the config file by default; a relative app.secretsFile is relative to it, like other paths.
     where = _str("app.secretsFile", app.get("secretsfile")) or "spreed-secrets.yaml"
-    path = _resolve(config_path, where)
+    packaged = config_path is not None and config_path.resolve() == PACKAGED_CONFIG.resolve()
+    path = _resolve(None if packaged else config_path, where)  # never write into an installed package
     stored = load_secrets(path)
     changed = False
     for key in wanted:
