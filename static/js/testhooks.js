@@ -1,0 +1,57 @@
+// A read-only handle for browser tests (only when the server config enables app.testHooks).
+
+import { gridShape } from './ui/stage.js';
+
+export function installTestHooks(app) {
+  const chatLog = new Map(); // Mid -> list of states seen in order
+  app.chat.on('message', (conv, msg) => {
+    if (msg.own && msg.mid) chatLog.set(msg.mid, [msg.state || 'room']);
+  });
+  app.chat.on('state', (conv, msg) => {
+    const list = chatLog.get(msg.mid) || [];
+    if (list[list.length - 1] !== msg.state) list.push(msg.state);
+    chatLog.set(msg.mid, list);
+  });
+  const dcLog = [];
+  app.calls.on('talking', (call) => dcLog.push({ dir: 'in', peer: call.peerId, Type: 'Talking', Talking: call.talking }));
+  app.calls.on('chat', (peerId, msg) => dcLog.push({ dir: 'in', peer: peerId, Type: 'Chat', Chat: msg.Chat }));
+  const hooks = {
+    get id() { return app.ownId(); },
+    get token() { return app.channel.token; },
+    get connected() { return app.channel.connected; },
+    get room() { return app.rooms.current ? { ...app.rooms.current } : null; },
+    get status() { return document.body.dataset.callState || ''; },
+    get conferenceId() { return app.calls.conferenceId; },
+    get calls() {
+      return app.calls.list().map((c) => ({
+        peer: c.peerId,
+        state: c.state,
+        outgoing: c.outgoing,
+        conference: c.conference,
+        connectionState: c.pc ? c.pc.state : 'new',
+        channel: c.pc && c.pc.dc ? c.pc.dc.readyState : 'none',
+        talking: c.talking,
+      }));
+    },
+    get buddies() { return [...app.buddies.map.keys()]; },
+    get chatStates() { return Object.fromEntries([...chatLog].map(([k, v]) => [k, [...v]])); },
+    get dcMessages() { return dcLog.slice(-50); },
+    get sounds() { return { ...app.sounds.played }; },
+    get local() {
+      const s = app.media.stream;
+      return s ? s.getTracks().map((tr) => ({
+        id: tr.id, kind: tr.kind, label: tr.label, enabled: tr.enabled, readyState: tr.readyState,
+        settings: tr.getSettings(), constraints: tr.getConstraints(),
+      })) : [];
+    },
+    get level() { return app.media.level; },
+    closeSocket() { app.channel.closeSocket(); },
+    gridShape(n, width, height) { return gridShape(n, width, height); },
+    getStats(peerId) { return app.calls.stats(peerId); },
+    setCallTimeouts(pickupMs, ringerMs) {
+      app.calls.pickupTimeout = pickupMs;
+      app.calls.ringerTimeout = ringerMs;
+    },
+  };
+  Object.defineProperty(window, '__spreedTest', { value: Object.freeze(hooks), configurable: false });
+}
