@@ -18,6 +18,7 @@ from spreed.users import UsersMode, make_mode
 
 from . import files, metrics, pages, rest, status, users, websocket
 from .base import NotFound, RedirectTo
+from .security import SecurityHeaders, log_request
 
 
 @dataclass
@@ -103,7 +104,8 @@ class SpreedApplication(tornado.web.Application):
         self.hub = hub
         self.base = hub.config.base_path
         self.routes = build_routes(hub)
-        super().__init__([], transforms=[GoGzip], **settings)
+        settings.setdefault("log_function", log_request)
+        super().__init__([], transforms=[GoGzip, SecurityHeaders], **settings)
 
     def find_handler(self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any) -> Any:
         """Cleaning and matching work on the percent-decoded path, as gorilla/mux does on URL.Path."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+import tornado.httputil
 import tornado.web
 
 from spreed.hub import Hub
+
+from .security import log_exception
 
 
 def _in(ip: str, networks: list[str]) -> bool:
@@ -21,6 +24,34 @@ def _in(ip: str, networks: list[str]) -> bool:
         except ValueError:
             continue
     return False
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return ""
+
+
+def client_address(request: tornado.httputil.HTTPServerRequest, trusted: list[str]) -> str:
+    """The socket's peer or, when the peer is a trusted proxy, the client it forwards for.
+
+    X-Real-IP wins; otherwise X-Forwarded-For is read from the right, skipping our own trusted
+    proxies, so a client cannot choose its address by sending the header itself.
+    """
+    peer = request.remote_ip or ""
+    if not _in(peer, trusted):
+        return peer
+    real = _ip(request.headers.get("X-Real-IP", ""))
+    if real:
+        return real
+    hops = [_ip(h) for h in ",".join(request.headers.get_list("X-Forwarded-For")).split(",")]
+    for hop in reversed(hops):
+        if not hop:
+            break  # garbage in the chain: trust nothing left of it
+        if not _in(hop, trusted):
+            return hop
+    return peer
 
 
 class BaseHandler(tornado.web.RequestHandler):
@@ -39,13 +70,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     @property
     def client_ip(self) -> str:
-        peer = self.request.remote_ip or ""
-        if self.forwarded:
-            real = self.request.headers.get("X-Real-IP") or \
-                self.request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-            if real:
-                return real
-        return peer
+        return client_address(self.request, self.hub.config.trusted_proxies)
 
     @property
     def ssl(self) -> bool:
@@ -58,6 +83,9 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_status(status)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(text)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        log_exception(self, typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 405:

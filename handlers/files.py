@@ -92,6 +92,7 @@ class BuddyImage(BaseHandler):
         self.set_header("Cache-Control", "public, no-transform, max-age=86400")
         self.set_header("Expires", email.utils.formatdate(time.time() + 86400, usegmt=True))
         self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", "default-src 'none'; sandbox")  # opened on its own
         age = int(time.time() - image.last_change)
         if age >= 1:
             self.set_header("Age", str(age))

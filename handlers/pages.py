@@ -6,6 +6,7 @@ import urllib.parse
 from spreed import page
 
 from .base import BaseHandler
+from .security import default_csp
 
 
 class MainPage(BaseHandler):
@@ -18,11 +19,11 @@ class MainPage(BaseHandler):
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.set_header("Expires", "-1")
         self.set_header("Cache-Control", "private, max-age=0")
-        if cfg.csp:
-            self.set_header("Content-Security-Policy", cfg.csp)
+        host = self.request.host or ""
+        # app.contentSecurityPolicy replaces our strict default (protocol.md 2.4 sends it as given)
+        self.set_header("Content-Security-Policy", cfg.csp or default_csp(host, cfg.base_path))
         if cfg.csp_report_only:
             self.set_header("Content-Security-Policy-Report-Only", cfg.csp_report_only)
-        host = self.request.host or ""
         if "_escaped_fragment_" in self.request.arguments:
             scheme = "https" if self.ssl else "http"
             self.finish(self.route_kwargs["renderer"].crawler_page(room, scheme, host))

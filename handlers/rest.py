@@ -26,8 +26,13 @@ class RestHandler(BaseHandler):
     def prepare(self) -> None:
         """The original parses the form before dispatching: a bad %-escape is 400 with an empty body.
 
-        Tornado's parser keeps bad escapes as they are, so they are looked for here.
+        Tornado's parser keeps bad escapes as they are, so they are looked for here. Before that, the
+        per-address rate limit (limits.restPerSecond), so codes and logins cannot be guessed quickly.
         """
+        if not self.hub.guard.rest_request(self.client_ip):
+            self.set_header("Retry-After", "1")
+            self.error_doc(429, "rate_limited", "Too many requests, slow down")
+            return
         bad = bool(_BAD_ESCAPE.search(self.request.query.encode("latin-1", "replace")))
         if not bad and self.request.method in _FORM_BODY_METHODS:
             content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()

@@ -16,14 +16,23 @@ from typing import Any
 import tornado.iostream
 import tornado.websocket
 
+from spreed import limits as guard_codes
 from spreed.hub import Hub
+from spreed.jsonutil import rest
 from spreed.session import Session
 
-from .base import BaseHandler, _in
+from .base import BaseHandler, _in, client_address
+from .security import log_exception, origin_allowed
 from .users import request_facts
 
 log = logging.getLogger("spreed.ws")
 CLOSE_SLOW_CONSUMER = 1008
+# What a refused handshake gets instead of 101: (status, Retry-After seconds, message)
+REFUSALS = {
+    guard_codes.SERVER_FULL: (503, "10", "The server has too many sessions, try again later"),
+    guard_codes.TOO_MANY_CONNECTIONS: (429, "10", "Too many connections from your address"),
+    guard_codes.RATE_LIMITED: (429, "1", "Too many new connections from your address, slow down"),
+}
 
 
 def text_frame_header(length: int) -> bytes:
@@ -44,6 +53,7 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
         limits = hub.config.limits
         self.index = 0
         self.remote_ip = ""
+        self._counted = False  # in the guard's per-address connection count
         self.session: Session | None = None
         self._queue: collections.deque[bytes] = collections.deque()
         self._queued_bytes = 0
@@ -58,7 +68,10 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
 
     # ---- handshake
     def check_origin(self, origin: str) -> bool:
-        return True
+        return True  # checked in get(), with a JSON answer and a log line
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        log_exception(self, typ, value, tb)
 
     def get_compression_options(self) -> None:
         return None
@@ -89,13 +102,47 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
             self.set_header("Sec-WebSocket-Version", "13")
             self.finish("Bad Request\n")
             return
+        self.remote_ip = client_address(self.request, self.hub.config.trusted_proxies)
+        if self._refused():
+            return
         await super().get(*args, **kwargs)
 
+    def _refused(self) -> bool:
+        """Origin check and connection limits, answered before the upgrade: no session, no Self.
+
+        A browser's WebSocket reports neither the status nor the body of a refused handshake (our
+        client just retries with back-off), but every other client can read the JSON.
+        """
+        cfg = self.hub.config
+        origin = self.request.headers.get("Origin")
+        if origin is not None and not origin_allowed(origin, self._host(), cfg.allowed_origins):
+            self.hub.guard.refuse("allowedOrigins", f"origin {origin[:200]!r}")
+            self._refuse(403, "origin_not_allowed", "Websocket connections from this origin are not allowed")
+            return True
+        code = self.hub.guard.admit(self.remote_ip, len(self.hub.sessions))
+        if not code:
+            return False
+        status, retry_after, message = REFUSALS[code]
+        self.set_header("Retry-After", retry_after)
+        self._refuse(status, code, message)
+        return True
+
+    def _host(self) -> str:
+        """The Host the browser used: a trusted proxy may name it in X-Forwarded-Host."""
+        forwarded = self.request.headers.get("X-Forwarded-Host", "")
+        if forwarded and _in(self.request.remote_ip or "", self.hub.config.trusted_proxies):
+            return forwarded.split(",")[0].strip()
+        return self.request.host or ""
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(rest({"code": code, "message": message, "success": False}))
+
     def open(self, *args: Any, **kwargs: Any) -> None:
-        peer = self.request.remote_ip or ""
-        self.remote_ip = peer
-        if _in(peer, self.hub.config.trusted_proxies):
-            self.remote_ip = self.request.headers.get("X-Real-IP", "") or peer
+        # admitted in get(); nothing yielded to the event loop since, so the count cannot overshoot
+        self.hub.guard.opened(self.remote_ip)
+        self._counted = True
         self.set_nodelay(True)
         token = self.get_query_argument("t", "")
         self.session = self.hub.connect(self, token, self._request_userid())
@@ -164,6 +211,9 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
 
     def on_close(self) -> None:
         self._closed = True
+        if self._counted:
+            self._counted = False
+            self.hub.guard.closed(self.remote_ip)
         self._queue.clear()
         if self._keepalive is not None:
             self._keepalive.cancel()
@@ -214,6 +264,7 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
     def _cut_off(self) -> None:
         """The client stopped reading: drop it rather than let its queue grow."""
         log.warning("%s: send queue full (%d messages), disconnecting slow client", self._who(), len(self._queue))
+        self.hub.metrics.slow_consumers += 1
         self._queue.clear()
         self._queued_bytes = 0
         self._drop()

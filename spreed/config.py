@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from . import __version__
+from .limits import OPTION_NAMES, AbuseLimits
 
 DEFAULT_SERVER_TOKEN = "i-did-not-change-the-public-token-boo"
 MODULE_NAMES = ("screensharing", "youtube", "presentation", "contacts")
@@ -38,7 +39,7 @@ class ConfigError(Exception):
 
 
 @dataclass
-class Limits:
+class Limits(AbuseLimits):
     """Transport and abuse limits (section `limits:`); `enabled: false` switches the abuse ones off."""
     enabled: bool = True
     max_message_bytes: int = 1 << 20
@@ -58,6 +59,7 @@ class Config:
     stats: bool = False
     metrics: bool = False
     trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    allowed_origins: list[str] = field(default_factory=list)  # besides the server's own; "*" for any
     # [https]
     https_listen: list[str] = field(default_factory=list)
     https_certificate: str = ""
@@ -321,6 +323,17 @@ def _http(cfg: Config, http: dict[str, Any], config_path: Path | None) -> None:
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ConfigError("http.trustedProxies", f"bad address {entry!r} (an IP or a network)") from None
+    cfg.allowed_origins = [_origin(o) for o in _list("http.allowedOrigins", http.get("allowedorigins"))]
+
+
+def _origin(value: str) -> str:
+    """`*`, or an origin as browsers send it: scheme://host[:port], lower case, no path."""
+    if value == "*":
+        return value
+    scheme, sep, host = value.lower().rstrip("/").partition("://")
+    if not sep or scheme not in ("http", "https") or not host or "/" in host:
+        raise ConfigError("http.allowedOrigins", f"bad origin {value!r} (expected https://host[:port] or *)")
+    return f"{scheme}://{host}"
 
 
 def _https(cfg: Config, https: dict[str, Any]) -> None:
@@ -401,3 +414,8 @@ def _limits(cfg: Config, limits: dict[str, Any]) -> None:
     lim.send_queue_bytes = _number("limits.sendQueueBytes", limits.get("sendqueuebytes", lim.send_queue_bytes), 65536)
     lim.ping_interval = _number("limits.pingInterval", limits.get("pinginterval", lim.ping_interval), 0.05, integer=False)
     lim.ping_timeout = _number("limits.pingTimeout", limits.get("pingtimeout", lim.ping_timeout), 0.05, integer=False)
+    for name, option in OPTION_NAMES.items():  # the abuse limits (docs/security.md)
+        default = getattr(lim, name)
+        integer = isinstance(default, int)
+        value = limits.get(option.lower(), default)
+        setattr(lim, name, _number(f"limits.{option}", value, 1 if integer else 0.01, integer))

@@ -13,6 +13,7 @@ from .errors import ChannelError, bad_request
 from .images import ImageCache
 from .jsonutil import BadJSON, frame, loads
 from .history import History
+from .limits import Guard
 from .metrics import Counters
 from .rooms import RoomManager
 from .schema import DocError, Incoming, find_iid
@@ -41,13 +42,21 @@ def envelope(data: Any, sender: str = "", to: str = "", iid: str = "", attestati
 class Request:
     """One incoming message being handled: who sent it, what it says, how to answer."""
 
-    __slots__ = ("hub", "session", "msg", "iid")
+    __slots__ = ("hub", "session", "msg", "iid", "raw")
 
-    def __init__(self, hub: "Hub", session: Session, msg: dict[str, Any], iid: str) -> None:
+    def __init__(self, hub: "Hub", session: Session, msg: dict[str, Any], iid: str,
+                 raw: str | bytes = b"") -> None:
         self.hub = hub
         self.session = session
         self.msg = msg
         self.iid = iid
+        self.raw = raw
+
+    @property
+    def size(self) -> int:
+        """Bytes of the frame as received (UTF-8), for the size limits of Chat and Status."""
+        raw = self.raw
+        return len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
 
     def reply(self, data: Any) -> None:
         self.hub.reply(self.session, data, self.iid)
@@ -60,7 +69,8 @@ class Hub:
         self.config = config
         self.tickets = Tickets(config.session_secret, config.encryption_secret, config.computed_realm,
                                config.turn_secret, shared_nonces=bool(config.nats.get("url")))
-        self.rooms = RoomManager(config)
+        self.guard = Guard(config.limits.enabled, config.limits)
+        self.rooms = RoomManager(config, self.guard)
         self.images = ImageCache()
         self.sessions: dict[str, Session] = {}
         self.users: dict[str, set[str]] = {}
@@ -200,7 +210,7 @@ class Hub:
         if handler is None:
             log.debug("%s: ignoring message of type %r", session.id[:8], msg.get("Type", ""))
             return
-        request = Request(self, session, msg, msg.get("Iid", ""))
+        request = Request(self, session, msg, msg.get("Iid", ""), text)
         try:
             handler(request)
         except ChannelError as exc:

@@ -2,6 +2,8 @@
 
 Pictures are decoded and re-encoded with Pillow before anyone else receives them, so only real
 PNG/JPEG/GIF/WebP images of bounded size are ever served (no polyglots, no decompression bombs).
+Decoding runs on the event loop, so the time it may take is budgeted for the whole process: a flood
+of pictures costs the flooder its pictures, not everyone else their latency.
 """
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from PIL import Image, UnidentifiedImageError
 log = logging.getLogger("spreed.images")
 
 MAX_DATA_URL = 512 * 1024       # characters of the data URL
-MAX_PIXELS = 4096 * 4096        # before decoding
+MAX_PIXELS = 1024 * 1024        # before decoding; clients send small squares (ours: 128x128)
+DECODE_SECONDS_PER_SECOND = 0.2  # of event-loop time for pictures, process-wide
+DECODE_BURST_SECONDS = 1.0
 MAX_SIDE = 256                  # stored pictures are scaled down to this
 FORMATS = {"image/png": ("PNG", "picture.png"), "image/jpeg": ("JPEG", "picture.jpg"),
            "image/gif": ("PNG", "picture.png"), "image/webp": ("WEBP", "picture.webp")}
@@ -93,6 +97,15 @@ class ImageCache:
 
     def __init__(self) -> None:
         self.images: dict[str, BuddyImage] = {}
+        self._budget = DECODE_BURST_SECONDS
+        self._budget_stamp = time.monotonic()
+
+    def _decode_allowed(self) -> bool:
+        now = time.monotonic()
+        self._budget = min(DECODE_BURST_SECONDS,
+                           self._budget + (now - self._budget_stamp) * DECODE_SECONDS_PER_SECOND)
+        self._budget_stamp = now
+        return self._budget > 0
 
     def update(self, image_id: str, data_url: str) -> tuple[str, str]:
         """Store the picture of a Status; returns (image_id, `img:` reference). Raises ImageRejected."""
@@ -100,7 +113,13 @@ class ImageCache:
         digest = hashlib.sha256(mimetype.encode() + b"\0" + raw).digest()
         current = self.images.get(image_id) if image_id else None
         if current is None or current.source_digest != digest:
-            out_mime, data, filename = reencode(mimetype, raw)
+            if not self._decode_allowed():
+                raise ImageRejected("too many pictures to decode right now")
+            started = time.monotonic()
+            try:
+                out_mime, data, filename = reencode(mimetype, raw)
+            finally:
+                self._budget -= time.monotonic() - started
             now = time.time()
             change_id = base64.urlsafe_b64encode(uvarint(time.time_ns())).decode()
             current = BuddyImage(out_mime, data, digest, now, change_id, filename)

@@ -5,6 +5,7 @@ addresses cannot grow memory without limit. Refusals are logged once per offende
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections import OrderedDict
@@ -14,21 +15,53 @@ from typing import Any, Callable
 log = logging.getLogger("spreed.limits")
 MAX_TRACKED_KEYS = 50_000
 LOG_EVERY = 60.0
+_now = time.monotonic  # one clock for everything here (tests replace it)
+
+# Why a new websocket is refused (the codes of the JSON body the handshake gets instead of 101).
+SERVER_FULL = "server_full"
+TOO_MANY_CONNECTIONS = "too_many_connections"
+RATE_LIMITED = "rate_limited"
 
 
 @dataclass
 class AbuseLimits:
-    """The `limits:` options that guard against floods; `enabled: false` switches all of them off."""
+    """The `limits:` options that guard against floods (config.Limits adds the transport ones)."""
     connections_per_ip: int = 50
-    connects_per_second_per_ip: float = 10.0
+    connects_per_second: float = 10.0
     connect_burst: int = 30
-    rest_per_second_per_ip: float = 10.0
+    rest_per_second: float = 10.0
     rest_burst: int = 40
-    pin_attempts_per_minute: int = 10  # per session and per room
+    pin_attempts_per_minute: int = 10  # wrong PINs per session
+    room_pin_attempts_per_minute: int = 50  # wrong PINs per room, from all sessions together
     chat_message_bytes: int = 200_000
-    status_bytes: int = 512 * 1024
+    status_bytes: int = 640 * 1024  # room for a buddy picture (a data URL of up to 512 KiB)
     max_rooms: int = 10_000
     max_sessions: int = 20_000
+
+
+# field -> option name under `limits:` (config.py parses them; refusals are logged by option name)
+OPTION_NAMES = {"connections_per_ip": "connectionsPerIp", "connects_per_second": "connectsPerSecond",
+                "connect_burst": "connectBurst", "rest_per_second": "restPerSecond", "rest_burst": "restBurst",
+                "pin_attempts_per_minute": "pinAttemptsPerMinute",
+                "room_pin_attempts_per_minute": "roomPinAttemptsPerMinute",
+                "chat_message_bytes": "chatMessageBytes", "status_bytes": "statusBytes",
+                "max_rooms": "maxRooms", "max_sessions": "maxSessions"}
+
+
+def client_key(ip: str) -> str:
+    """The key per-address limits count by: the address, or its /64 for IPv6.
+
+    One IPv6 host usually owns a whole /64, so counting single addresses would not hold it back.
+    """
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return ip
 
 
 class BoundedMap(OrderedDict):
@@ -38,12 +71,16 @@ class BoundedMap(OrderedDict):
         super().__init__()
         self.maxsize = maxsize
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        if len(self) > self.maxsize:
+            self.popitem(last=False)
+
     def get_or(self, key: Any, factory: Callable[[], Any]) -> Any:
         value = self.get(key)
         if value is None:
             value = self[key] = factory()
-            if len(self) > self.maxsize:
-                self.popitem(last=False)
         else:
             self.move_to_end(key)
         return value
@@ -53,10 +90,10 @@ class TokenBucket:
     __slots__ = ("rate", "burst", "tokens", "stamp")
 
     def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, time.monotonic()
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, _now()
 
     def take(self) -> bool:
-        now = time.monotonic()
+        now = _now()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1:
@@ -77,21 +114,24 @@ class RateLimiter:
 
 
 class SlidingCounter:
-    """How many events a key had in the last `window` seconds (for PIN attempts)."""
+    """How many events a key had in the last `window` seconds (for wrong PINs)."""
 
     def __init__(self, limit: int, window: float = 60.0) -> None:
         self.limit, self.window = limit, window
         self.events = BoundedMap()
 
-    def hit(self, key: str) -> bool:
-        """Record an attempt; False once the key is over its limit in the window."""
-        now = time.monotonic()
+    def _recent(self, key: str) -> list[float]:
+        now = _now()
         stamps = self.events.get_or(key, list)
         stamps[:] = [t for t in stamps if now - t < self.window]
-        if len(stamps) >= self.limit:
-            return False
-        stamps.append(now)
-        return True
+        return stamps
+
+    def full(self, key: str) -> bool:
+        """True while the key has had `limit` events within the window."""
+        return key in self.events and len(self._recent(key)) >= self.limit
+
+    def add(self, key: str) -> None:
+        self._recent(key).append(_now())
 
 
 class RefusalLog:
@@ -103,65 +143,95 @@ class RefusalLog:
 
     def refused(self, limit: str, offender: str, detail: str = "") -> None:
         self.counts[limit] = self.counts.get(limit, 0) + 1
-        now = time.monotonic()
+        now = _now()
         key = (limit, offender)
-        if now - self.last.get(key, -LOG_EVERY) >= LOG_EVERY:
+        last = self.last.get(key)
+        if last is None or now - last >= LOG_EVERY:
             self.last[key] = now
-            log.warning("limit %s refused %s%s", limit, offender, f": {detail}" if detail else "")
+            log.warning("limit %s refused %s%s (logged once a minute per offender)", limit, offender,
+                        f": {detail}" if detail else "")
 
 
 class Guard:
-    """The limits of one server process, consulted by the handlers and the hub."""
+    """The limits of one server process, consulted by the handlers and the hub.
+
+    With `enabled` false nothing is refused, but websocket connections are still counted.
+    """
 
     def __init__(self, enabled: bool, limits: AbuseLimits) -> None:
         self.enabled = enabled
         self.limits = limits
         self.connections: dict[str, int] = {}
-        self.connects = RateLimiter(limits.connects_per_second_per_ip, limits.connect_burst)
-        self.rest = RateLimiter(limits.rest_per_second_per_ip, limits.rest_burst)
+        self.connects = RateLimiter(limits.connects_per_second, limits.connect_burst)
+        self.rest = RateLimiter(limits.rest_per_second, limits.rest_burst)
         self.pin_by_session = SlidingCounter(limits.pin_attempts_per_minute)
-        self.pin_by_room = SlidingCounter(limits.pin_attempts_per_minute * 5)
+        self.pin_by_room = SlidingCounter(limits.room_pin_attempts_per_minute)
         self.log = RefusalLog()
 
-    def _refuse(self, limit: str, offender: str, detail: str = "") -> bool:
+    def refuse(self, limit: str, offender: str, detail: str = "") -> bool:
+        """Count and (rate-limited) log a refusal; always False, so checks can `return guard.refuse(..)`."""
         self.log.refused(limit, offender, detail)
         return False
 
-    def open_connection(self, ip: str) -> bool:
-        """Count a new websocket from ip; False (and nothing counted) when it must be refused."""
-        if not self.enabled:
-            self.connections[ip] = self.connections.get(ip, 0) + 1
-            return True
-        if self.connections.get(ip, 0) >= self.limits.connections_per_ip:
-            return self._refuse("connections_per_ip", ip)
-        if not self.connects.allow(ip):
-            return self._refuse("connects_per_second_per_ip", ip)
-        self.connections[ip] = self.connections.get(ip, 0) + 1
-        return True
+    # ---- websockets
+    def admit(self, ip: str, sessions: int) -> str:
+        """Why a new websocket from ip must be refused, or "" when it may open (nothing is counted yet).
 
-    def close_connection(self, ip: str) -> None:
-        count = self.connections.get(ip, 0) - 1
+        The upgrade that follows an admission runs without yielding to the event loop, so opened()
+        is called before any other admission is decided.
+        """
+        if not self.enabled:
+            return ""
+        key = client_key(ip)
+        if sessions >= self.limits.max_sessions:
+            self.refuse("maxSessions", "new connections", f"{sessions} sessions")
+            return SERVER_FULL
+        if self.connections.get(key, 0) >= self.limits.connections_per_ip:
+            self.refuse("connectionsPerIp", key)
+            return TOO_MANY_CONNECTIONS
+        if not self.connects.allow(key):
+            self.refuse("connectsPerSecond", key)
+            return RATE_LIMITED
+        return ""
+
+    def opened(self, ip: str) -> None:
+        key = client_key(ip)
+        self.connections[key] = self.connections.get(key, 0) + 1
+
+    def closed(self, ip: str) -> None:
+        key = client_key(ip)
+        count = self.connections.get(key, 0) - 1
         if count > 0:
-            self.connections[ip] = count
+            self.connections[key] = count
         else:
-            self.connections.pop(ip, None)
+            self.connections.pop(key, None)
 
+    # ---- REST
     def rest_request(self, ip: str) -> bool:
-        return not self.enabled or self.rest.allow(ip) or self._refuse("rest_per_second_per_ip", ip)
+        key = client_key(ip)
+        return not self.enabled or self.rest.allow(key) or self.refuse("restPerSecond", key)
 
-    def pin_attempt(self, session_id: str, room_id: str) -> bool:
+    # ---- room PINs: only wrong ones count, and while over the limit no PIN is even compared
+    def pin_blocked(self, session_id: str, room_id: str) -> bool:
         if not self.enabled:
-            return True
-        if not self.pin_by_session.hit(session_id):
-            return self._refuse("pin_attempts_per_session", session_id[:8])
-        if not self.pin_by_room.hit(room_id):
-            return self._refuse("pin_attempts_per_room", room_id)
-        return True
+            return False
+        if self.pin_by_session.full(session_id):
+            return not self.refuse("pinAttemptsPerMinute", f"session {session_id[:8]}")
+        if self.pin_by_room.full(room_id):
+            return not self.refuse("roomPinAttemptsPerMinute", f"room {room_id!r}")
+        return False
 
+    def pin_failed(self, session_id: str, room_id: str) -> None:
+        if self.enabled:
+            self.pin_by_session.add(session_id)
+            self.pin_by_room.add(room_id)
+
+    # ---- sizes and totals
     def size_ok(self, limit: str, size: int, offender: str) -> bool:
+        """`limit` is a field name of AbuseLimits, e.g. "chat_message_bytes"."""
         cap = getattr(self.limits, limit)
-        return not self.enabled or size <= cap or self._refuse(limit, offender, f"{size} > {cap}")
+        return not self.enabled or size <= cap or self.refuse(OPTION_NAMES[limit], offender, f"{size} > {cap}")
 
     def total_ok(self, limit: str, current: int, offender: str) -> bool:
         cap = getattr(self.limits, limit)
-        return not self.enabled or current < cap or self._refuse(limit, offender, f"{current} reached")
+        return not self.enabled or current < cap or self.refuse(OPTION_NAMES[limit], offender, f"{current} reached")

@@ -7,6 +7,7 @@ from typing import Any, Iterator
 
 from .config import Config
 from .errors import ChannelError
+from .limits import Guard
 from .schema import Credentials
 from .session import Session
 
@@ -33,8 +34,9 @@ def _pin(credentials: dict[str, Any] | None) -> str:
 class RoomManager:
     """Owns every room of this process; all checks of a join happen here, in the original's order."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, guard: Guard | None = None) -> None:
         self.config = config
+        self.guard = guard
         self.rooms: dict[str, Room] = {}
         self.type_overrides: dict[str, str] = {}
         self.default_room_id = self.room_id("", "")[0]
@@ -66,21 +68,29 @@ class RoomManager:
         if room is None:
             if users_gate and cfg.authorize_room_creation:
                 raise ChannelError("room_join_requires_account", "Room creation requires a user account")
+            if self.guard is not None and not self.guard.total_ok("max_rooms", len(self.rooms), "new rooms"):
+                raise ChannelError("room_limit_reached", "The server cannot open more rooms right now")
             room = self.rooms[room_id] = Room(room_id, kind, name, _pin(credentials))
         room.touch()
-        self._check_credentials(room, credentials)
+        self._check_credentials(session, room, credentials)
         room.members[session.id] = session
         return room
 
-    @staticmethod
-    def _check_credentials(room: Room, credentials: dict[str, Any] | None) -> None:
+    def _check_credentials(self, session: Session, room: Room, credentials: dict[str, Any] | None) -> None:
         if not room.pin:
             if credentials is not None:
                 raise ChannelError("authorization_not_required", "No credentials may be provided for this room")
             return
         if credentials is None:
             raise ChannelError("authorization_required", "Valid credentials are required to join this room")
+        # Wrong PINs are counted per session and per room; past the limit no PIN is compared at all,
+        # so guessing gets no answer until the oldest wrong attempt is a minute old.
+        guard = self.guard
+        if guard is not None and guard.pin_blocked(session.id, room.id):
+            raise ChannelError("too_many_attempts", "Too many wrong PINs, try again in a minute")
         if not hmac.compare_digest(_pin(credentials).encode(), room.pin.encode()):
+            if guard is not None:
+                guard.pin_failed(session.id, room.id)
             raise ChannelError("invalid_credentials", "The provided credentials are incorrect")
 
     def leave(self, session: Session, room_id: str) -> None:

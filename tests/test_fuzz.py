@@ -67,6 +67,8 @@ def mutated(draw):
     doc = json.loads(json.dumps(draw(st.sampled_from(TEMPLATES))))
     for _ in range(draw(st.integers(1, 3))):
         options = [p for p in paths(doc) if p]
+        if not options:  # every key was deleted
+            break
         path = draw(st.sampled_from(options))
         parent = doc
         for key in path[:-1]:
@@ -247,3 +249,85 @@ def test_invalid_utf8_and_binary_frames(fuzz_server):
     other = connect(srv.ws_url)
     assert json.loads(other.recv(5))["Data"]["Type"] == "Self"
     other.close()
+
+
+# ---------------------------------------------------------------- the same, with the abuse limits on (issue #6)
+
+LIMITED = {**OVERRIDES, "limits": {"messagesPerSecond": 10_000, "chatMessageBytes": 2000, "statusBytes": 3000,
+                                   "pinAttemptsPerMinute": 3, "roomPinAttemptsPerMinute": 6, "maxRooms": 8,
+                                   "restPerSecond": 5, "restBurst": 10}}
+LIMIT_CODES = {"message_too_large", "too_many_attempts", "room_limit_reached"}
+
+
+def test_fuzz_with_the_abuse_limits_on():
+    """Refusals by the limits are Error documents with their own codes; nothing leaks, the pair chats on."""
+    threaded = ThreadedServer(LIMITED)
+    with threaded as srv:
+        pair = ChattingPair(srv.ws_url)
+        pair.start()
+        client = connect(srv.ws_url, max_size=None)
+        json.loads(client.recv(5))
+        seen: set[str] = set()
+
+        @settings(max_examples=250, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(frame=frames)
+        def check(frame):
+            for msg in exchange(client, frame):
+                data = msg.get("Data")
+                if isinstance(data, dict) and data.get("Type") == "Error":
+                    assert data["Code"] in KNOWN_CODES | LIMIT_CODES and isinstance(data["Message"], str)
+                    seen.add(data["Code"])
+
+        check()
+        for i in range(5):  # wrong PINs past the limit, on purpose
+            client.send(json.dumps({"Type": "Hello", "Iid": f"p{i}", "Hello": {"Name": "calm", "Credentials": {
+                "PIN": str(i)}}}))
+        statuses = []
+        for _ in range(30):
+            try:
+                with urllib.request.urlopen(urllib.request.Request(srv.url + "api/v1/rooms", data=b"",
+                                                                   method="POST"), timeout=5) as response:
+                    statuses.append(response.status)
+            except urllib.error.HTTPError as exc:
+                statuses.append(exc.code)
+                assert json.loads(exc.read()) == {"code": "rate_limited", "message": "Too many requests, slow down",
+                                                  "success": False}
+        assert 429 in statuses and set(statuses) <= {200, 429}
+        assert "message_too_large" in seen, seen
+        client.close()
+        sent, received = pair.stop()
+        assert sent > 20 and received == sent, (sent, received)
+        deadline = time.time() + 5
+        while time.time() < deadline and any(hub_counts(srv, threaded).values()):
+            time.sleep(0.05)
+        assert hub_counts(srv, threaded) == {"sessions": 0, "rooms": 0, "users": 0, "images": 0, "connections": 0}
+        assert threaded.call(lambda: srv.hub.guard.connections) == {}
+
+
+header_value = (st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=50)
+                | st.sampled_from(["203.0.113.5", "127.0.0.1", "::1", "2001:db8::1", "::ffff:10.0.0.1", "unknown",
+                                   "10.0.0.1, 203.0.113.5", "203.0.113.5,,127.0.0.1", "[::1]:80", "1.2.3.4:5"]))
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(real=header_value, forwarded=st.lists(header_value, max_size=4),
+       peer=st.sampled_from(["127.0.0.1", "::1", "203.0.113.9"]))
+def test_forwarding_headers_never_yield_garbage_addresses(real, forwarded, peer):
+    """Whatever a proxy (or a client through it) writes, the address is the peer's or a real IP."""
+    import ipaddress
+
+    import tornado.httputil
+
+    from handlers.base import client_address
+    headers = tornado.httputil.HTTPHeaders()
+    if real:
+        headers["X-Real-IP"] = real
+    for value in forwarded:
+        if value:
+            headers.add("X-Forwarded-For", value)
+    request = tornado.httputil.HTTPServerRequest(method="GET", uri="/ws", headers=headers)
+    request.remote_ip = peer
+    address = client_address(request, ["127.0.0.1", "::1"])
+    ipaddress.ip_address(address)
+    if peer == "203.0.113.9":
+        assert address == peer

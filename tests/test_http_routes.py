@@ -53,7 +53,8 @@ async def test_main_page_context(server):
     config = json.loads((await server.fetch("api/v1/config")).body)
     assert ctx["Cfg"] == config and list(ctx["Cfg"]) == list(config)
     assert b'<base href="/">' in resp.body
-    assert "Content-Security-Policy" not in resp.headers
+    # our strict default policy (docs/security.md); app.contentSecurityPolicy replaces it
+    assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'; script-src 'self';")
     assert "Content-Security-Policy-Report-Only" not in resp.headers
 
 
@@ -163,7 +164,8 @@ async def test_csp_headers(make_server):
         assert ctx["Csp"] is True
     srv = await make_server({"app": {"contentSecurityPolicyReportOnly": "default-src 'none'"}})
     resp = await srv.fetch("")
-    assert "Content-Security-Policy" not in resp.headers
+    assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'; script-src 'self';")
+    assert resp.headers["Content-Security-Policy-Report-Only"] == "default-src 'none'"
     assert assert_page(resp)["Csp"] is True
 
 

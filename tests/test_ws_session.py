@@ -71,8 +71,9 @@ async def test_ws_get_without_upgrade_is_400(server):
 
 @pytest.mark.gen_test
 async def test_connect_sends_exactly_one_self_without_iid_or_a(server):
-    request = tornado.httpclient.HTTPRequest(server.ws_url, headers={"Origin": "https://elsewhere.example"})
-    conn = await tornado.websocket.websocket_connect(request)  # any Origin is accepted
+    # the server's own origin (others are refused by default: http.allowedOrigins, docs/security.md)
+    request = tornado.httpclient.HTTPRequest(server.ws_url, headers={"Origin": f"http://127.0.0.1:{server.port}"})
+    conn = await tornado.websocket.websocket_connect(request)
     raw = await conn.read_message()
     assert raw.endswith("\n") and raw.count("\n") == 1 and not raw.startswith(" ")
     msg = json.loads(raw)

@@ -7,11 +7,13 @@ import asyncio
 import base64
 import json
 import os
+import re
 import socket
 import struct
 
 import pytest
 
+from server_process import processes  # noqa: F401  (a fixture)
 
 class RawClient:
     """A websocket client on a bare socket: it only reads when asked to and never answers pings,
@@ -411,10 +413,76 @@ async def test_a_client_that_stops_reading_is_cut_off_while_others_keep_chatting
 @pytest.mark.gen_test
 async def test_a_reading_client_gets_big_messages_despite_a_small_byte_limit(make_server):
     """A single message larger than sendQueueBytes is not a full queue."""
-    srv = await make_server({"limits": {"sendQueueMessages": 16, "sendQueueBytes": 65536}})
+    # abuse limits off: this chat is larger than limits.chatMessageBytes on purpose
+    srv = await make_server({"limits": {"sendQueueMessages": 16, "sendQueueBytes": 65536, "enabled": False}})
     a = await srv.connect()
     b = await srv.connect()
     text = "y" * 200_000
     await a.send({"Type": "Chat", "Chat": {"To": b.id, "Type": "Chat", "Chat": {"Message": text, "NoEcho": True}}})
     assert (await b.recv())["Data"]["Chat"]["Message"] == text
     assert (await b.request("Alive", {"Type": "Alive", "Alive": 1}))["Data"]["Alive"] == 1
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_memory_stays_flat_while_slow_consumers_are_cut_off(processes, tmp_path):
+    """The resident memory of a real server process while stuck readers sit in a busy room (issue #6).
+
+    Each round, six clients join and stop reading while 1200 chats of 48 KB go round the room: an
+    unbounded queue would hold all 58 MB of them. They are cut off instead, the reader's latency stays
+    low, and the process's memory stays where it was before, round after round.
+    """
+    from types import SimpleNamespace
+
+    from helpers import WsClient
+    server = processes(tmp_path, {"limits": {"enabled": False, "messagesPerSecond": 100_000,
+                                             "sendQueueBytes": 1 << 20}, "http": {"metrics": True}}).start()
+    await server.ready()
+    target = SimpleNamespace(port=server.port, config=SimpleNamespace(base_path="/"))
+    a, b = await WsClient.connect(server.ws_url), await WsClient.connect(server.ws_url)
+    await a.hello("busy")
+    await b.hello("busy")
+    await a.recv_type("Joined")
+    loop = asyncio.get_running_loop()
+    pad = "z" * 48_000
+
+    async def chat_round(label: str, count: int, stuck: list) -> int:
+        """count chats from a to b; returns the highest resident memory seen meanwhile."""
+        left, slowest, peak = set(), 0.0, 0
+        for i in range(count):
+            started = loop.time()
+            await a.send(chat(f"{label} {i} {pad}"))
+            while True:
+                data = (await b.recv(5))["Data"]
+                if data["Type"] == "Left":
+                    left.add(data["Id"])
+                    continue
+                assert data["Chat"]["Message"].startswith(f"{label} {i} ")
+                break
+            slowest = max(slowest, loop.time() - started)
+            if i % 100 == 99:
+                peak = max(peak, server.rss())
+        assert left == {c.id for c in stuck}, "every stuck reader was cut off"
+        assert slowest < 2.0, f"a chat took {slowest:.2f} s to reach the reader"
+        return peak
+
+    await chat_round("warm-up", 200, [])
+    baseline = server.rss()
+    peaks = []
+    for label in ("one", "two"):
+        stuck = [await RawClient.connect(target, rcvbuf=4096) for _ in range(6)]
+        for client in stuck:
+            await client.send({"Type": "Hello", "Hello": {"Name": "busy", "Ua": "stuck"}})
+            assert (await b.recv_type("Joined"))["Data"]["Id"] == client.id
+        peaks.append(await chat_round(label, 1200, stuck))
+        for client in stuck:
+            client.close()
+    growth = [(peak - baseline) >> 20 for peak in peaks]
+    assert max(growth) < 25, f"resident memory grew by {growth} MiB over {baseline >> 20} MiB"
+    metrics = (await server_get(server, "metrics")).body.decode()
+    assert re.search(r"^spreed_slow_consumer_disconnects_total\{[^}]*\} 12\.0$", metrics, re.M), metrics
+    await server.terminate()
+
+
+async def server_get(server, path: str):
+    import tornado.httpclient
+    return await tornado.httpclient.AsyncHTTPClient().fetch(f"http://127.0.0.1:{server.port}/{path}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ChannelError
 from ..schema import Chat
 from ..tokens import TokenError
 from . import handles
@@ -50,6 +51,9 @@ def on_chat(req: "Request") -> None:
     if doc is None or doc.get("Chat") is None:
         return
     hub, session = req.hub, req.session
+    cap = hub.config.limits.chat_message_bytes
+    if not hub.guard.size_ok("chat_message_bytes", req.size, f"session {session.id[:8]}"):
+        raise ChannelError("message_too_large", f"Chat messages are limited to {cap} bytes")
     message = doc["Chat"]
     to_id = doc.get("To", "")
     if not message.get("NoEcho"):
