@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import ssl
 import sys
 from pathlib import Path
+from typing import Any
 
 import tornado.httpserver
 import tornado.netutil
@@ -123,19 +125,32 @@ def check(cfg: Config) -> int:
     return 0
 
 
+def run_loop(main: Any) -> None:
+    """uvloop when it is installed (SPREED_EVENT_LOOP=asyncio opts out): it measures faster."""
+    if os.environ.get("SPREED_EVENT_LOOP", "auto") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
+
+
 def run(cfg: Config, processes: int) -> None:
     """One process, or N workers sharing the listening ports (SO_REUSEPORT) and a NATS bus."""
     if processes < 1:
         raise ConfigError("--processes", f"must be at least 1, got {processes}")
     if processes == 1:
-        asyncio.run(serve(cfg))
+        run_loop(serve(cfg))
         return
     if not cfg.nats.get("url"):
         raise ConfigError("--processes", "several processes share rooms over NATS: set nats.url")
     if any(a.startswith("/") for a in cfg.listen):
         raise ConfigError("http.listen", "Unix sockets cannot be shared by several processes")
     tornado.process.fork_processes(processes, max_restarts=100)
-    asyncio.run(serve(cfg, reuse_port=True))
+    run_loop(serve(cfg, reuse_port=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,18 +1,20 @@
 """The channeling websocket: one connection per client, a bounded send queue, batched writes.
 
-Outgoing frames are queued per connection and written to the stream in batches, one write at a
-time; a client that stops reading fills its queue and is cut off, so it never slows anyone else or
-grows the server's memory.
+Outgoing frames are queued per connection and written to the stream once per loop turn (one
+callback for all connections); a client that stops reading fills its bounded buffer and is cut
+off, so it never slows anyone else or grows the server's memory.
 """
 from __future__ import annotations
 
+import array
 import asyncio
-import collections
 import logging
 import struct
 import time
+import weakref
 from typing import Any
 
+import tornado.httputil
 import tornado.iostream
 import tornado.websocket
 
@@ -44,6 +46,76 @@ def text_frame_header(length: int) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, length)
 
 
+NO_HEADERS = tornado.httputil.HTTPHeaders()  # shared by every open websocket; nobody writes to it
+
+
+class Flusher:
+    """Writes every connection's queued frames once per loop turn: one callback for all of them."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: list["ChannelingSocket"] = []
+
+    def add(self, conn: "ChannelingSocket") -> None:
+        if not self.pending:
+            self.loop.call_soon(self.run)
+        self.pending.append(conn)
+
+    def run(self) -> None:
+        pending, self.pending = self.pending, []
+        for conn in pending:
+            conn._flush()
+
+
+_flushers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Flusher]" = weakref.WeakKeyDictionary()
+
+
+def flusher() -> Flusher:
+    loop = asyncio.get_running_loop()
+    found = _flushers.get(loop)
+    if found is None:
+        found = _flushers[loop] = Flusher(loop)
+    return found
+
+
+class KeepAlive:
+    """Pings for every connection of one loop (and one setting) from a single timer, not a task each."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float, timeout: float) -> None:
+        self.loop, self.interval, self.timeout = loop, interval, timeout
+        self.tick = max(0.02, min(5.0, min(interval, timeout) / 4))
+        self.connections: set["ChannelingSocket"] = set()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, conn: "ChannelingSocket") -> None:
+        conn._next_ping = self.loop.time() + self.interval
+        self.connections.add(conn)
+        if self.timer is None:
+            self.timer = self.loop.call_later(self.tick, self.run)
+
+    def remove(self, conn: "ChannelingSocket") -> None:
+        self.connections.discard(conn)
+
+    def run(self) -> None:
+        now = self.loop.time()
+        for conn in list(self.connections):
+            conn._check_alive(now, self.interval, self.timeout)
+        self.timer = self.loop.call_later(self.tick, self.run) if self.connections else None
+
+
+_keepalives: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[float, float], KeepAlive]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def keep_alive(interval: float, timeout: float) -> KeepAlive:
+    loop = asyncio.get_running_loop()
+    per_loop = _keepalives.setdefault(loop, {})
+    found = per_loop.get((interval, timeout))
+    if found is None:
+        found = per_loop[(interval, timeout)] = KeepAlive(loop, interval, timeout)
+    return found
+
+
 class ChannelingSocket(tornado.websocket.WebSocketHandler):
     hub: Hub
 
@@ -55,16 +127,23 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
         self.remote_ip = ""
         self._counted = False  # in the guard's per-address connection count
         self.session: Session | None = None
-        self._queue: collections.deque[bytes] = collections.deque()
+        self._queue: list[bytes] = []
         self._queued_bytes = 0
-        self._writing = False
+        self._pending = False  # registered with the loop's flusher
+        self._flusher: Flusher | None = None
+        self._socket: Any = None  # the plain TCP socket, for writes that skip IOStream's bookkeeping
+        self._in_flight = 0  # frames written since the stream's buffer was last empty
         self._closed = False
         self._max_messages = limits.send_queue_messages
         self._max_bytes = limits.send_queue_bytes
         self._rate = limits.messages_per_second
-        self._recent: collections.deque[float] = collections.deque(maxlen=self._rate)
+        # times of the last `messagesPerSecond` messages: C doubles (no float objects), growing to a ring
+        self._recent = array.array("d")
+        self._recent_at = 0
         self._pong = False
-        self._keepalive: asyncio.Task[None] | None = None
+        self._keepalive: KeepAlive | None = None
+        self._next_ping = 0.0
+        self._waiting_since: float | None = None  # when the oldest unanswered ping went out
 
     # ---- handshake
     def check_origin(self, origin: str) -> bool:
@@ -144,36 +223,52 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
         self.hub.guard.opened(self.remote_ip)
         self._counted = True
         self.set_nodelay(True)
+        if self.ws_connection is not None:  # bytes the kernel has not taken yet are bounded too
+            stream = self.ws_connection.stream
+            stream.max_write_buffer_size = self._max_bytes
+            if type(stream) is tornado.iostream.IOStream:  # not TLS: its socket can be written directly
+                self._socket = stream.socket
         token = self.get_query_argument("t", "")
         self.session = self.hub.connect(self, token, self._request_userid())
-        self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
+        limits = self.hub.config.limits
+        self._keepalive = keep_alive(limits.ping_interval, limits.ping_timeout)
+        self._keepalive.add(self)
+        self._shed_handshake()
 
-    async def _keep_alive(self) -> None:
+    def _shed_handshake(self) -> None:
+        """Drop what only the handshake needed (its headers and query, our response headers and
+        template helpers): 2,000 idle sessions would otherwise keep a few KB each."""
+        request = self.request
+        # Tornado's suspended handshake coroutines still refer to this object: empty it in place
+        for table in vars(request.headers).values():
+            if isinstance(table, dict):
+                table.clear()
+        request.headers = self._headers = NO_HEADERS
+        request.query, request.uri = "", request.path  # the token is in the query
+        request.query_arguments, request.arguments = {}, {}
+        self.ui, self._transforms = None, []
+
+    def _check_alive(self, now: float, interval: float, timeout: float) -> None:
         """Ping every pingInterval; a peer that leaves a ping unanswered for pingTimeout is dropped.
 
         Dropped at once: a peer that ignores pings will not finish a closing handshake either, and
         Tornado's own ping timeout waits 5 s more for one before its room hears it is gone."""
-        limits = self.hub.config.limits
-        loop = asyncio.get_running_loop()
-        next_ping = loop.time() + limits.ping_interval
-        waiting_since: float | None = None  # when the oldest unanswered ping went out
-        while not self._closed and self.ws_connection is not None:
-            now = loop.time()
-            if self._pong:
-                self._pong, waiting_since = False, None
-            if waiting_since is not None and now - waiting_since >= limits.ping_timeout:
-                log.info("%s: no pong within %.1f s, disconnecting", self._who(), limits.ping_timeout)
-                self._drop()
+        if self._closed or self.ws_connection is None:
+            return
+        if self._pong:
+            self._pong, self._waiting_since = False, None
+        if self._waiting_since is not None and now - self._waiting_since >= timeout:
+            log.info("%s: no pong within %.1f s, disconnecting", self._who(), timeout)
+            self._drop()
+            return
+        if now >= self._next_ping:
+            try:
+                self.ws_connection.write_ping(b"")
+            except tornado.iostream.StreamClosedError:
                 return
-            if now >= next_ping:
-                try:
-                    self.ws_connection.write_ping(b"")
-                except tornado.iostream.StreamClosedError:
-                    return
-                next_ping = now + limits.ping_interval
-                waiting_since = now if waiting_since is None else waiting_since
-            wake = next_ping if waiting_since is None else min(next_ping, waiting_since + limits.ping_timeout)
-            await asyncio.sleep(max(0.0, wake - loop.time()))
+            self._next_ping = now + interval
+            if self._waiting_since is None:
+                self._waiting_since = now
 
     def on_pong(self, data: bytes) -> None:
         self._pong = True
@@ -198,10 +293,13 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
         """20 messages per rolling second: the next one waits until the oldest is 1 s old."""
         now = time.monotonic()
         recent = self._recent
-        delay = 0.0
-        if len(recent) == recent.maxlen:
-            delay = recent[0] + 1.0 - now
-        recent.append(max(now, now + delay))
+        if len(recent) < self._rate:
+            recent.append(now)
+            return 0.0
+        at = self._recent_at
+        delay = recent[at] + 1.0 - now
+        recent[at] = max(now, now + delay)
+        self._recent_at = (at + 1) % self._rate
         return delay
 
     async def _handle_later(self, delay: float, message: str) -> None:
@@ -216,54 +314,78 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
             self.hub.guard.closed(self.remote_ip)
         self._queue.clear()
         if self._keepalive is not None:
-            self._keepalive.cancel()
+            self._keepalive.remove(self)
             self._keepalive = None
         if self.session is not None:
             self.hub.disconnect(self.session)
 
     # ---- outgoing (the core's Connection interface)
     def send(self, data: bytes) -> None:
+        """Queue a frame; every connection with frames is flushed once per loop turn, in one write."""
         if self._closed:
             return
         self._queue.append(data)
         self._queued_bytes += len(data)
-        # one message alone never counts as a full queue, however big it is
-        if len(self._queue) > 1 and (len(self._queue) > self._max_messages or self._queued_bytes > self._max_bytes):
-            self._cut_off()
-            return
-        if not self._writing:
-            self._writing = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        if not self._pending:
+            self._pending = True
+            (self._flusher or self._own_flusher()).add(self)
+
+    def _own_flusher(self) -> Flusher:
+        self._flusher = flusher()
+        return self._flusher
 
     def _flush(self) -> None:
-        if self._closed or self.ws_connection is None or not self._queue:
-            self._writing = False
+        self._pending = False
+        queue = self._queue
+        if self._closed or self.ws_connection is None or not queue:
             return
-        parts = []
-        for data in self._queue:
-            parts.append(text_frame_header(len(data)))
-            parts.append(data)
-        self._queue.clear()
+        stream = self.ws_connection.stream
+        if not stream.writing():  # all earlier frames reached the kernel: nothing is waiting
+            self._in_flight = 0
+        self._in_flight += len(queue)
+        # one message alone never counts as a full queue, however big it is
+        if self._in_flight > 1 and (self._in_flight > self._max_messages or self._queued_bytes > self._max_bytes):
+            self._cut_off()
+            return
+        if len(queue) == 1:
+            data = queue[0]
+            payload = text_frame_header(len(data)) + data
+        else:
+            payload = b"".join(part for data in queue for part in (text_frame_header(len(data)), data))
+        queue.clear()
         self._queued_bytes = 0
         try:
-            written = self.ws_connection.stream.write(b"".join(parts))
+            self._write(stream, payload)
+        except tornado.iostream.StreamBufferFullError:
+            if stream.writing():  # its buffer still holds older frames: it stopped reading
+                self._cut_off()
+                return
+            stream.max_write_buffer_size = None  # one big batch into an empty buffer is fine
+            stream.write(payload)
+            stream.max_write_buffer_size = self._max_bytes
         except tornado.iostream.StreamClosedError:
-            self._writing = False
-            return
-        written.add_done_callback(self._written)
+            pass
 
-    def _written(self, future: "asyncio.Future[None]") -> None:
-        if future.cancelled() or future.exception() is not None:
-            self._writing = False
-            return
-        if self._queue:
-            self._flush()
-        else:
-            self._writing = False
+    def _write(self, stream: tornado.iostream.IOStream, payload: bytes) -> None:
+        """Send straight to the socket when nothing is buffered: most writes then cost one syscall
+        and no Future. What the kernel does not take (or any error) goes the IOStream way."""
+        sock = self._socket
+        if sock is not None and not stream.writing():
+            try:
+                sent = sock.send(payload)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # let the IOStream meet the error and close the connection properly
+            if sent == len(payload):
+                return
+            payload = payload[sent:]
+        stream.write(payload)
 
     def _cut_off(self) -> None:
         """The client stopped reading: drop it rather than let its queue grow."""
-        log.warning("%s: send queue full (%d messages), disconnecting slow client", self._who(), len(self._queue))
+        log.warning("%s: send queue full (%d messages waiting), disconnecting slow client", self._who(),
+                    self._in_flight)
         self.hub.metrics.slow_consumers += 1
         self._queue.clear()
         self._queued_bytes = 0
@@ -280,11 +402,9 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
             asyncio.get_running_loop().call_soon(self.ws_connection.stream.close)
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
-        if self.ws_connection is not None and not self._queue:
+        if self.ws_connection is not None:
+            self._flush()  # frames queued before the close go out before the close frame
             super().close(code, reason)
-        elif self.ws_connection is not None:
-            # let queued frames go out first, then close
-            asyncio.get_running_loop().call_later(0.05, super().close, code, reason)
 
 
 class WebSocketOnlyGet(BaseHandler):

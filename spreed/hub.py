@@ -174,8 +174,7 @@ class Hub:
             for other_id in linked:
                 other = self.sessions.get(other_id)
                 if other is not None:
-                    other.subscribers.discard(session.id)
-                    other.subscriptions.discard(session.id)
+                    other.unlink(session.id)
                 self.bus.unicast(other_id, data)
         self._forget_user(session)
         if session.image_id:

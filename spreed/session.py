@@ -17,6 +17,7 @@ class Connection(Protocol):
 
 
 ATTESTATION_REFRESH = 180  # seconds; decoders accept 300
+NO_LINKS: frozenset[str] = frozenset()
 
 
 class Session:
@@ -40,12 +41,28 @@ class Session:
         self.conn = conn
         self.replaced = False
         self.image_id = ""
-        self.subscriptions: set[str] = set()
-        self.subscribers: set[str] = set()
+        # contact links (protocol.md 4.7.10) are rare: share one empty set until there is one
+        self.subscriptions: frozenset[str] | set[str] = NO_LINKS
+        self.subscribers: frozenset[str] | set[str] = NO_LINKS
         self._attestation = ""
         self._attested_at = 0.0
         self.node = ""  # the cluster node holding the connection, for stand-ins of remote sessions
         self.closed = False
+
+    def link(self, other: "Session") -> None:
+        """Subscribe to `other`: each hears Left "hard" when the other goes."""
+        if not isinstance(self.subscriptions, set):
+            self.subscriptions = set()
+        if not isinstance(other.subscribers, set):
+            other.subscribers = set()
+        self.subscriptions.add(other.id)
+        other.subscribers.add(self.id)
+
+    def unlink(self, other_id: str) -> None:
+        if isinstance(self.subscribers, set):
+            self.subscribers.discard(other_id)
+        if isinstance(self.subscriptions, set):
+            self.subscriptions.discard(other_id)
 
     def attestation(self, encode) -> str:
         """The cached attestation token, re-encoded when it is older than 180 s."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ChannelError
@@ -14,10 +15,16 @@ if TYPE_CHECKING:
     from ..session import Session
 
 
+_clock: list = [0, ""]  # (the second last formatted, its text): chats come many per second
+
+
 def server_time() -> str:
     """RFC 3339 with seconds and the local offset ("Z" under UTC), as the original stamps chats."""
-    stamp = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    return stamp[:-6] + "Z" if stamp.endswith("+00:00") else stamp
+    now = int(time.time())
+    if _clock[0] != now:
+        stamp = datetime.datetime.fromtimestamp(now).astimezone().isoformat(timespec="seconds")
+        _clock[:] = [now, stamp[:-6] + "Z" if stamp.endswith("+00:00") else stamp]
+    return _clock[1]
 
 
 def contact_request(hub: "Hub", sender: "Session", to_id: str, request: dict[str, Any]) -> bool:

@@ -64,8 +64,7 @@ def _contact_sessions(req: "Request", token: str) -> list["Session"]:
         raise bad_request("contact token is not yours")
     found = hub.user_sessions(other)
     for peer in found:
-        session.subscriptions.add(peer.id)
-        peer.subscribers.add(session.id)
+        session.link(peer)
     return found or [hub.fake_session(other)]
 
 
