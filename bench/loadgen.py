@@ -758,10 +758,13 @@ class Server:
             "app:\n  sessionSecret: " + "5e" * 32 + "\n  encryptionSecret: " + "e5" * 32 + "\n"
             "  serverToken: spreedbench\n  defaultRoomEnabled: true\n"
             "log:\n  logfile: ''\n"
-            "limits:\n  enabled: false\n  messagesPerSecond: 100000\n")
+            "limits:\n  enabled: false\n  messagesPerSecond: 100000\n"
+            + (f"nats:\n  url: {args.nats_url}\n" if args.nats_url else ""))
         server_dir = Path(args.server_dir).resolve()
         self.logfile = Path(self.tmp.name) / "server.log"
         command = [sys.executable, str(server_dir / "server.py"), "-c", str(config)]
+        if args.processes > 1:
+            command += ["--processes", str(args.processes)]
         if args.server_wrapper:
             command[1:1] = [str(Path(args.server_wrapper).resolve())]
         with open(self.logfile, "wb") as out:
@@ -784,6 +787,22 @@ class Server:
                     raise RuntimeError(f"server did not listen on {port}:\n{self.log_tail()}") from None
                 time.sleep(0.1)
         time.sleep(0.3)  # let start-up work (imports, first GC) finish before the baseline
+        if args.processes > 1:  # measure the workers too: CPU and RSS are summed over self.pids
+            deadline = time.monotonic() + 20
+            while len(self.workers()) < args.processes and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.0)  # the workers find each other over NATS
+
+    def workers(self) -> list[int]:
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+                return [int(p) for p in f.read().split()]
+        except (OSError, TypeError):
+            return []
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid, *self.workers()] if self.pid else []
 
     def log_tail(self) -> str:
         try:
@@ -794,12 +813,17 @@ class Server:
     def cpu(self) -> float | None:
         if not self.pid:
             return None
-        try:
-            with open(f"/proc/{self.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+        total = 0.0
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                if pid == self.pid:
+                    return None
+                continue
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+        return total
 
     def wait(self) -> float | None:
         return runqueue_wait(self.pid) if self.pid else None
@@ -807,14 +831,15 @@ class Server:
     def rss_kb(self) -> int | None:
         if not self.pid:
             return None
-        try:
-            with open(f"/proc/{self.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except OSError:
-            return None
-        return None
+        total = 0
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+            except OSError:
+                if pid == self.pid:
+                    return None
+        return total
 
     def alive(self) -> bool:
         return self.proc is None or self.proc.poll() is None
@@ -1169,6 +1194,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                      "(default: spawn our server.py on a free loopback port)")
     where.add_argument("--server-pid", type=int, help="pid of the server at --url (for CPU and RSS figures)")
     where.add_argument("--server-dir", default=str(REPO_ROOT), help="checkout whose server.py is spawned")
+    where.add_argument("--processes", type=int, default=1,
+                       help="spawn the server with --processes N (needs --nats-url); CPU and RSS cover all")
+    where.add_argument("--nats-url", default="", help="nats.url for the spawned server (cluster runs)")
     where.add_argument("--server-wrapper", help="spawn as `python WRAPPER server.py -c ...` (e.g. bench/gcwatch.py)")
     where.add_argument("--signal-at-end", metavar="SIG",
                        help="send this signal (e.g. USR1 for bench/memtrace.py) to the server after measuring")
