@@ -76,6 +76,9 @@ async def test_httpheader_mode(make_server):
     assert alice.self_doc["Userid"] == "alice" and alice.self_doc["Suserid"]
     anonymous = await srv.connect()
     assert anonymous.self_doc["Userid"] == ""
+    await alice.hello("office")
+    await anonymous.hello("office")
+    await alice.recv_type("Joined")
 
     body = json.dumps({"id": anonymous.id, "sid": anonymous.self_doc["Sid"]})
     response = await srv.fetch(f"api/v1/sessions/{anonymous.id}/", method="PATCH", body=body,
@@ -84,6 +87,8 @@ async def test_httpheader_mode(make_server):
     assert response.code == 200 and doc["userid"] == "bob"
     reply = await anonymous.request("Authentication", {"Authentication": {"Userid": "bob", "Nonce": doc["nonce"]}})
     assert reply["Data"]["Userid"] == "bob"
+    status = await alice.recv_type("Status")  # the peer learns who joined the room
+    assert status["Data"]["Id"] == anonymous.id and status["Data"]["Userid"] == "bob"
 
     other = await srv.connect()
     body = json.dumps({"id": other.id, "sid": other.self_doc["Sid"]})
@@ -191,9 +196,17 @@ async def test_certificate_from_proxy_headers(io_loop, tmp_path):
     garbage = await WsClient.connect(url, {"X-SSL-Verified": "SUCCESS", "X-SSL-Client-Cert": "nope"})
     assert garbage.self_doc["Userid"] == ""
 
-    # the same proof logs in an existing session through PATCH
+    # the same proof logs in an existing session through PATCH, then Authentication; the room hears it
+    await proxied.hello("lab")
+    await spoofed.hello("lab")
+    await proxied.recv_type("Joined")
     body = json.dumps({"id": spoofed.id, "sid": spoofed.self_doc["Sid"]})
     response = await tornado.httpclient.AsyncHTTPClient().fetch(
         f"http://127.0.0.1:{plain_port}/api/v1/sessions/{spoofed.id}/", method="PATCH", body=body, raise_error=False,
         headers={"Content-Type": "application/json", "X-SSL-Verified": "SUCCESS", "X-SSL-Client-Cert": nginx_style})
     assert response.code == 200 and json.loads(response.body)["userid"] == userid
+    nonce = json.loads(response.body)["nonce"]
+    me = await spoofed.request("Authentication", {"Authentication": {"Userid": userid, "Nonce": nonce}})
+    assert me["Data"]["Type"] == "Self" and me["Data"]["Userid"] == userid and me["Data"]["Suserid"]
+    status = await proxied.recv_type("Status")
+    assert status["Data"]["Id"] == spoofed.id and status["Data"]["Userid"] == userid
