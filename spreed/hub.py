@@ -288,14 +288,8 @@ class Hub:
         self.metrics.bytes_out += sent * len(data)
 
     def deliver_everyone_local(self, data: bytes, exclude_id: str) -> None:
-        sent = 0
-        for room in self.rooms.rooms.values():
-            for member_id, member in room.members.items():
-                if member_id != exclude_id and member.conn is not None:
-                    member.conn.send(data)
-                    sent += 1
-        self.metrics.frames_out += sent
-        self.metrics.bytes_out += sent * len(data)
+        for room_id in list(self.rooms.rooms):
+            self.deliver_room_local(room_id, data, exclude_id)
 
     # ------------------------------------------------------------ state other nodes replicate
     def joined(self, session: Session) -> None:

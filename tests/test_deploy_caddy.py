@@ -4,17 +4,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import ssl
 import subprocess
-import time
 import urllib.request
 
 import pytest
 from websockets.sync.client import connect
 
 from certs import self_signed
-from cluster_harness import free_port
+from cluster_harness import free_port, wait_for_port
 from helpers import project_root, requires
 from threaded import ThreadedServer
 
@@ -42,14 +40,7 @@ def proxied(tmp_path):
                "HOME": str(tmp_path)}
         proc = subprocess.Popen(["caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
                                 stdout=open(tmp_path / "caddy.log", "wb"), stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "caddy.log").read_text()
-                time.sleep(0.1)
+        wait_for_port(port)
         try:
             yield port, ssl.create_default_context(cafile=str(cert)), srv
         finally:

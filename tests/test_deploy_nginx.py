@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import ssl
 import subprocess
-import time
 import urllib.request
 
 import pytest
 from websockets.sync.client import connect
 
 from certs import self_signed
+from cluster_harness import free_port, wait_for_port
 from helpers import project_root, requires
 from threaded import ThreadedServer
 
@@ -24,12 +23,6 @@ def doc_block() -> str:
     match = re.search(r"```nginx\n(.*?)```", text, re.S)
     assert match, "docs/deploy.md has no nginx block"
     return match.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -52,13 +45,7 @@ def proxied(tmp_path):
             + block + "\n}\n")
         proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.PIPE, text=True)
         context = ssl.create_default_context(cafile=str(cert))
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port)
         try:
             yield port, context, srv
         finally:
