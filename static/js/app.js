@@ -1,7 +1,7 @@
 // Entry point: builds the models and the UI from the page's boot context and wires them together.
 
-import { cfg, websocketURL, testHooksEnabled, roomURL } from './config.js';
-import { t, setCatalog } from './i18n.js';
+import { cfg, context, websocketURL, testHooksEnabled, roomURL } from './config.js';
+import { t, chooseLanguage, loadLanguage } from './i18n.js';
 import { h } from './dom.js';
 import { Emitter } from './events.js';
 import { Channel } from './channel.js';
@@ -12,6 +12,12 @@ import { Media } from './media.js';
 import { Sounds } from './sounds.js';
 import { Calls } from './calls.js';
 import { Chat, ROOM } from './chat.js';
+import { TokenConnections } from './tokens.js';
+import { Files } from './files.js';
+import { cleanupStore } from './filestore.js';
+import { ScreenShare } from './screenshare.js';
+import { Accounts } from './accounts.js';
+import { Notifier } from './notify.js';
 import { Shell } from './ui/shell.js';
 import { Stage } from './ui/stage.js';
 import { Welcome } from './ui/welcome.js';
@@ -20,6 +26,7 @@ import { BuddyList } from './ui/buddylist.js';
 import { ChatPanel } from './ui/chatpanel.js';
 import { openSettings } from './ui/settings.js';
 import { toast, confirmDialog } from './ui/dialogs.js';
+import { accountErrorText } from './ui/account.js';
 import { installTestHooks } from './testhooks.js';
 
 const STATUS_DEBOUNCE = 1000;
@@ -41,13 +48,22 @@ class App extends Emitter {
     this.rooms = new Rooms(this.channel, { askPin: (name, wrong) => RoomBar.askPin(name, wrong) });
     this.buddies = new Buddies();
     this.media = new Media(this.profile);
-    this.sounds = new Sounds(() => this.profile.get('sounds'));
+    this.sounds = new Sounds((name) => this.soundAllowed(name));
+    this.notifier = new Notifier(this.profile);
     this.iceServers = [];
     this.calls = new Calls({
       channel: this.channel, media: this.media, rooms: this.rooms, sounds: this.sounds,
       iceServers: () => this.iceServers, ownId: () => this.ownId(),
     });
     this.chat = new Chat({ channel: this.channel, calls: this.calls, ownId: () => this.ownId() });
+    this.tokens = new TokenConnections({ channel: this.channel, iceServers: () => this.iceServers });
+    this.files = new Files({ tokens: this.tokens, ownId: () => this.ownId() });
+    this.screenshare = new ScreenShare({ tokens: this.tokens, calls: this.calls, ownId: () => this.ownId() });
+    this.accounts = new Accounts(this.channel);
+    this.accountGate = null; // {room}: the room we were refused for lack of an account
+    this.callNote = null;
+    this.firstRunShown = false;
+    this.signingOut = false;
     this.lastStatus = null;
     this.statusTimer = 0;
     this.helloPending = false;
@@ -65,8 +81,25 @@ class App extends Emitter {
 
   // ------------------------------------------------------------ start-up
 
-  start() {
-    setCatalog('en', {});
+  /** May this sound play now? The master switch and one switch per kind (settings). */
+  soundAllowed(name) {
+    const p = this.profile;
+    if (!p.get('sounds')) return false;
+    if (name === 'ring' || name === 'dial') return !!p.get('soundRing');
+    if (name === 'message') return !!p.get('soundMessages');
+    if (name === 'joined' || name === 'left') return !!p.get('soundJoinLeave');
+    return true;
+  }
+
+  async start() {
+    const query = new URLSearchParams(location.search).get('lang') || '';
+    this.language = await loadLanguage(chooseLanguage({
+      query, setting: this.profile.get('language'), server: context.Languages, browser: navigator.languages,
+    }));
+    if (typeof WebSocket === 'undefined' || typeof RTCPeerConnection === 'undefined') {
+      unsupported(t('Your browser does not support WebRTC. Please use a current version of Firefox, Chrome, Edge or Safari.'));
+      return;
+    }
     this.shell = new Shell(this);
     this.stage = new Stage(this, this.shell.stageSlot);
     this.welcome = new Welcome(this, this.stage.welcomeSlot);
@@ -81,10 +114,11 @@ class App extends Emitter {
     if (loader) loader.remove();
     document.body.classList.add('ready');
     this.channel.start();
+    cleanupStore();
   }
 
   wire() {
-    const { channel, rooms, buddies, calls, chat, media, profile } = this;
+    const { channel, rooms, buddies } = this;
 
     channel.on('open', () => {
       this.lastStatus = null;
@@ -95,7 +129,8 @@ class App extends Emitter {
     channel.on('close', ({ wasConnected }) => {
       rooms.disconnected();
       buddies.clear();
-      if (wasConnected || channel.everConnected) this.shell.setBanner(t('Connection interrupted. Reconnecting…'));
+      if (this.signingOut) this.signingOut = false;
+      else if (wasConnected || channel.everConnected) this.shell.setBanner(t('Connection interrupted. Reconnecting…'));
       this.render();
     });
     channel.on('reconnecting', ({ delay }) => {
@@ -107,18 +142,38 @@ class App extends Emitter {
       this.iceServers = iceServersFrom(self);
       if (self.Version && cfg.Version && self.Version !== cfg.Version) this.askReload();
       this.publishStatus(true);
-      if (this.helloPending) {
-        this.helloPending = false;
-        if (rooms.wanted === null) {
-          this.showWelcome();
-          channel.flush();
-        } else {
-          rooms.hello();
-        }
+      if (this.accounts.wantsAutoLogin(self)) {
+        // sign in with the stored login first; its new Self brings us back here
+        this.accounts.autoLogin().then((ok) => {
+          if (!ok) this.afterSelf();
+        });
+        this.render();
+        return;
       }
-      this.render();
+      this.afterSelf();
     });
     channel.on('message', (env) => this.dispatch(env));
+    this.wireModels();
+  }
+
+  /** The session is known (and signed in, if it can be): join the room we want to be in. */
+  afterSelf() {
+    const { channel, rooms } = this;
+    if (this.helloPending) {
+      this.helloPending = false;
+      if (rooms.wanted === null) {
+        this.showWelcome();
+        channel.flush();
+      } else {
+        rooms.hello();
+      }
+    }
+    this.render();
+    if (this.welcome) this.welcome.renderAccount();
+  }
+
+  wireModels() {
+    const { channel, rooms, buddies, calls, chat, media, profile } = this;
 
     rooms.on('joined', ({ room, users }) => {
       const ownId = this.ownId();
@@ -135,7 +190,12 @@ class App extends Emitter {
       if (rooms.isConference) media.ensure();
       if (sameRoom) calls.reconnected();
       channel.flush();
+      this.accountGate = null;
       this.render();
+      if (profile.firstRun && !this.firstRunShown) {
+        this.firstRunShown = true;
+        setTimeout(() => openSettings(this, { firstRun: true }), 300);
+      }
     });
     rooms.on('left', (room, info) => {
       if (!(info && info.disconnected) && room.Type === 'Conference') calls.endAll();
@@ -147,9 +207,19 @@ class App extends Emitter {
       chat.resetRoom();
       this.showWelcome();
     });
-    rooms.on('error', ({ code, message }) => {
-      const text = code === 'room_join_requires_account' ? t('Please sign in to create rooms.') : t('Could not join the room: %s', message);
-      toast(text, { kind: 'error' });
+    rooms.on('error', ({ name, code, message }) => {
+      if (code === 'room_join_requires_account') {
+        // explained (with sign-in buttons) on the welcome page, or in a toast when we stay in a room
+        this.accountGate = { room: name };
+        if (rooms.lastJoined !== null && rooms.lastJoined !== name) {
+          toast(t('The room "%s" is only open to people who are signed in.', name || t('Default room')), {
+            kind: 'warn', timeout: 10000, action: { label: t('Settings'), run: () => this.openSettings() },
+          });
+        }
+        if (this.welcome) this.welcome.renderAccount();
+        return;
+      }
+      toast(t('Could not join the room: %s', message), { kind: 'error' });
     });
     rooms.on('pin', ({ name, pin }) => {
       const label = name || t('Default room');
@@ -165,18 +235,33 @@ class App extends Emitter {
       this.chatPanel.renderTabs();
       this.updateCounts();
     });
-    buddies.on('joined', (b) => chat.peerOnline(b.id, true));
-    buddies.on('left', ({ id, status }) => {
-      if (status !== 'soft') chat.peerOnline(id, false);
+    buddies.on('joined', (b) => {
+      chat.peerOnline(b.id, true);
+      this.sounds.play('joined');
+    });
+    buddies.on('left', ({ id, status, known }) => {
+      if (known) this.sounds.play('left');
+      if (status !== 'soft') {
+        chat.peerOnline(id, false);
+        this.files.peerGone(id);
+        this.screenshare.closeView(id);
+      }
     });
 
-    calls.on('change', () => this.render());
+    calls.on('change', () => {
+      if (this.callNote && !calls.list().some((c) => c.state === 'ringing')) {
+        this.callNote.close();
+        this.callNote = null;
+      }
+      this.render();
+    });
     calls.on('tracks', (call) => this.stage.updateTile(call));
     calls.on('talking', (call) => this.stage.updateTile(call));
     calls.on('channel', () => this.chatPanel.refreshHead());
     calls.on('incoming', (call) => {
       if (this.shell.phone) this.shell.closeSide();
-      notifyIncoming(this.buddies.name(call.peerId));
+      const name = this.buddies.name(call.peerId);
+      this.callNote = this.notifier.show(t('Incoming call'), { body: t('Incoming call from %s', name), tag: 'spreed-incoming', sticky: true });
     });
     calls.on('connected', () => {
       if (this.shell.phone) this.shell.closeSide();
@@ -188,13 +273,18 @@ class App extends Emitter {
 
     chat.on('message', (conv, msg) => {
       if (msg.own) return;
+      const hidden = document.visibilityState !== 'visible';
       if (conv.key !== ROOM) {
         this.sounds.play('message');
         if (!this.shell.chatVisible() && !this.shell.phone) this.shell.openSide('chat');
         if (this.chatPanel.active === ROOM && !this.chatPanel.input.value) this.chatPanel.select(conv.key);
-      } else if (!this.shell.chatVisible()) {
+      } else if (!this.shell.chatVisible() || hidden) {
         this.sounds.play('message');
       }
+      const from = this.buddies.name(msg.from);
+      this.notifier.show(t('Message from %s', from), {
+        body: msg.file ? t('File: %s', msg.file.name) : msg.text.slice(0, 160), tag: `spreed-chat-${conv.key || 'room'}`,
+      });
       this.updateCounts();
     });
     chat.on('unread', () => this.updateCounts());
@@ -217,8 +307,22 @@ class App extends Emitter {
       if (changed.includes('camera') || changed.includes('quality')) media.refreshTrack('video');
       if (changed.includes('mic')) media.refreshTrack('audio');
       if (changed.includes('speaker')) this.stage.applySpeakerAll();
+      this.renderStatus();
       this.buddyList.render();
       this.stage.renderLobby();
+    });
+
+    this.files.on('downloaded', (download) => download.save());
+    this.screenshare.on('change', () => this.render());
+    this.screenshare.on('error', (err) => toast(t('Screen sharing failed: %s', err.message || err.name), { kind: 'error' }));
+    this.accounts.on('change', () => this.render());
+    this.accounts.on('signed-in', () => {
+      this.render();
+      if (this.welcome) this.welcome.renderAccount();
+      if (this.accountGate) this.retryGatedRoom();
+    });
+    this.accounts.on('login-failed', (err) => {
+      toast(`${t('Your saved sign-in did not work, so you are not signed in.')} ${accountErrorText(err)}`, { kind: 'warn', timeout: 10000 });
     });
 
     this.on('ui:side', () => {
@@ -234,7 +338,11 @@ class App extends Emitter {
         ev.returnValue = '';
       }
     });
-    window.addEventListener('pagehide', () => this.calls.unload());
+    window.addEventListener('pagehide', () => {
+      this.screenshare.closeAll();
+      this.tokens.closeAll();
+      this.calls.unload();
+    });
     document.addEventListener('visibilitychange', () => this.chatPanel.renderTabs());
   }
 
@@ -244,9 +352,10 @@ class App extends Emitter {
     const data = env.Data;
     if (!data || typeof data !== 'object') return;
     switch (data.Type) {
-      case 'Offer': this.calls.offer(env.From, data); break;
-      case 'Answer': this.calls.answer(env.From, data); break;
-      case 'Candidate': this.calls.candidate(env.From, data); break;
+      // token connections (files, screens) first; everything else is a call
+      case 'Offer': if (!this.tokens.offer(env.From, data)) this.calls.offer(env.From, data); break;
+      case 'Answer': if (!this.tokens.answer(env.From, data)) this.calls.answer(env.From, data); break;
+      case 'Candidate': if (!this.tokens.candidate(env.From, data)) this.calls.candidate(env.From, data); break;
       case 'Bye': this.calls.bye(env.From, data); break;
       case 'Joined': this.buddies.joined(data); break;
       case 'Left': this.buddies.left(data); break;
@@ -308,6 +417,11 @@ class App extends Emitter {
       hasAudio: !!media.track('audio'),
       hasVideo: !!media.track('video'),
       inCall: callActive || this.rooms.isConference,
+      screen: {
+        available: this.screenshare.supported && this.calls.list().some((c) => c.state === 'connected'),
+        active: this.screenshare.sharing,
+        starting: this.screenshare.starting,
+      },
     });
     document.body.classList.toggle('in-room', inRoom);
     document.body.classList.toggle('on-welcome', this.rooms.wanted === null);
@@ -400,6 +514,43 @@ class App extends Emitter {
 
   openSettings() {
     return openSettings(this);
+  }
+
+  toggleScreenShare() {
+    if (this.screenshare.sharing) this.screenshare.stop();
+    else this.screenshare.start();
+  }
+
+  /** Forget the login and reconnect without the session token: a new anonymous session. */
+  signOut() {
+    this.screenshare.closeAll();
+    this.calls.hangup();
+    this.tokens.closeAll();
+    this.signingOut = true;
+    this.channel.token = '';
+    this.channel.self = null;
+    this.accounts.signOut();
+    this.channel.reconnectNow();
+    toast(t('You have signed out.'), { kind: 'info', timeout: 4000 });
+    this.render();
+  }
+
+  /** After signing in: join the room that needed an account. */
+  retryGatedRoom() {
+    const gate = this.accountGate;
+    if (!gate || !this.accounts.signedIn) return;
+    this.accountGate = null;
+    this.rooms.join(gate.room, { history: 'replace' });
+    if (this.welcome) this.welcome.renderAccount();
+  }
+
+  /** A new language from the settings: the page reloads (unless that would end a call). */
+  languageChanged() {
+    if (this.calls.size > 0) {
+      toast(t('The new language is used after the page reloads.'), { kind: 'info', timeout: 6000 });
+      return;
+    }
+    location.reload();
   }
 
   leaveRoom() {
@@ -507,28 +658,9 @@ function iceServersFrom(self) {
   return servers;
 }
 
-function notifyIncoming(name) {
-  if (typeof Notification === 'undefined' || Notification.permission !== 'granted' || document.hasFocus()) return;
+async function boot() {
   try {
-    const n = new Notification(t('Incoming call'), { body: t('Incoming call from %s', name), tag: 'spreed-incoming', requireInteraction: true });
-    n.onclick = () => {
-      window.focus();
-      n.close();
-    };
-    setTimeout(() => n.close(), 30000);
-  } catch {
-    // notifications from pages are not allowed everywhere (Android)
-  }
-}
-
-function boot() {
-  if (typeof WebSocket === 'undefined' || typeof RTCPeerConnection === 'undefined') {
-    unsupported(t('Your browser does not support WebRTC. Please use a current version of Firefox, Chrome, Edge or Safari.'));
-    return;
-  }
-  const app = new App();
-  try {
-    app.start();
+    await new App().start();
   } catch (err) {
     console.error(err);
     unsupported(t('The app could not start: %s', err.message));

@@ -2,6 +2,7 @@
 // hints, and peer-to-peer routing over a call's data channel (web-client.md 1.10, 3.7).
 
 import { Emitter, randomHex } from './events.js';
+import { parseFileInfo } from './files.js';
 
 export const MESSAGE_MAX = 200000;
 const TYPING_IDLE = 4000;
@@ -87,6 +88,20 @@ export class Chat extends Emitter {
     return msg;
   }
 
+  /** Offer a shared file in a conversation: a chat message "File" carrying its FileInfo. */
+  sendFile(key, info) {
+    const conv = this.conversation(key);
+    const mid = randomHex(16);
+    const msg = {
+      mid, from: this.ownId(), own: true, text: '', file: { ...info }, time: new Date(), state: key === ROOM ? '' : 'sending', via: '',
+    };
+    conv.messages.push(msg);
+    if (key !== ROOM) this.outgoing.set(mid, msg);
+    msg.via = this._deliver(key, { Mid: mid, Message: 'File', Status: { FileInfo: { ...info } }, NoEcho: true });
+    this.emit('message', conv, msg);
+    return msg;
+  }
+
   /** Typing hints (private chats only): "start" on input, "stop" after 4 s without. */
   typing(key) {
     if (key === ROOM) return;
@@ -140,14 +155,15 @@ export class Chat extends Emitter {
     else if (data.To === '' && !p2p) key = ROOM;
     else return;
     if (status) this._status(key, from, status);
-    const text = typeof chat.Message === 'string' ? chat.Message : '';
-    if (!text) return;
+    const file = status && status.FileInfo ? parseFileInfo(status.FileInfo) : null;
+    const text = !file && typeof chat.Message === 'string' ? chat.Message : '';
+    if (!text && !file) return;
     const conv = this.conversation(key);
     if (conv.typing) this._setTyping(conv, false);
     const time = chat.Time ? new Date(chat.Time) : new Date();
     const msg = {
       mid: chat.Mid || '', from, own: false, text: text.slice(0, MESSAGE_MAX), time: Number.isNaN(time.getTime()) ? new Date() : time,
-      state: '', via: p2p ? 'p2p' : 'server',
+      state: '', via: p2p ? 'p2p' : 'server', file,
     };
     conv.messages.push(msg);
     if (key !== ROOM && msg.mid) {

@@ -66,14 +66,19 @@ export class PeerConnection extends Emitter {
     dc.onopen = () => this.emit('channel', 'open');
     dc.onclose = () => this.emit('channel', 'closed');
     dc.onmessage = (ev) => {
+      if (ev.data instanceof ArrayBuffer) {
+        this.emit('binary', ev.data);
+        return;
+      }
       if (typeof ev.data !== 'string' || ev.data.charCodeAt(0) === 2) return;
-      let msg;
+      let msg = null;
       try {
         msg = JSON.parse(ev.data);
       } catch {
-        return;
+        // not JSON: reported as invalid below (file transfers close the connection on it)
       }
-      if (msg && typeof msg === 'object') this.emit('message', msg);
+      if (msg && typeof msg === 'object' && !Array.isArray(msg)) this.emit('message', msg);
+      else this.emit('message', { invalid: ev.data });
     };
   }
 
@@ -86,6 +91,17 @@ export class PeerConnection extends Emitter {
     if (!this.channelOpen) return false;
     try {
       this.dc.send(JSON.stringify(obj));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Send binary data on the data channel (file chunks); false when it is not open. */
+  sendBinary(buffer) {
+    if (!this.channelOpen) return false;
+    try {
+      this.dc.send(buffer);
       return true;
     } catch {
       return false;

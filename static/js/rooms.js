@@ -117,7 +117,16 @@ export class Rooms extends Emitter {
       return;
     }
     this.emit('error', { name, code, message: error.Message || code });
-    if (code === 'room_join_requires_account') this._goBack(name);
+    if (code === 'room_join_requires_account') {
+      // back to the room we were in; else the welcome page explains it (the default room would
+      // most likely need an account as well)
+      if (this.lastJoined !== null && this.lastJoined !== name) {
+        this.join(this.lastJoined, { history: 'replace' });
+      } else {
+        this.wanted = null;
+        this.emit('welcome', { gated: name });
+      }
+    }
   }
 
   /** After a cancelled or refused join: back to the room we were in, or to the default room. */

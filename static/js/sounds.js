@@ -19,10 +19,12 @@ const CUES = {
 };
 
 export class Sounds {
+  /** isEnabled(name): may this cue play now (the sound settings)? */
   constructor(isEnabled = () => true) {
     this.isEnabled = isEnabled;
     this.context = null;
-    this.played = Object.create(null);
+    this.played = Object.create(null); // cues played, by name (read by the test hooks)
+    this.skipped = Object.create(null); // cues that the settings silenced
     this.loops = new Map();
     const unlock = () => {
       const ctx = this._ctx();
@@ -45,12 +47,15 @@ export class Sounds {
     return this.context;
   }
 
-  /** Play a cue once (silently skipped when sounds are off or audio is unavailable). */
+  /** Play a cue once (skipped when the settings silence it or audio is unavailable). */
   play(name) {
     const cue = CUES[name];
     if (!cue) return;
+    if (!this.isEnabled(name)) {
+      this.skipped[name] = (this.skipped[name] || 0) + 1;
+      return;
+    }
     this.played[name] = (this.played[name] || 0) + 1;
-    if (!this.isEnabled()) return;
     const ctx = this._ctx();
     if (!ctx) return;
     if (ctx.state === 'suspended') ctx.resume().catch(() => {});

@@ -1,6 +1,8 @@
 // A read-only handle for browser tests (only when the server config enables app.testHooks).
 
 import { gridShape } from './ui/stage.js';
+import { crc32, encodeChunk, decodeChunk } from './chunks.js';
+import { currentLanguage } from './i18n.js';
 
 export function installTestHooks(app) {
   const chatLog = new Map(); // Mid -> list of states seen in order
@@ -45,6 +47,49 @@ export function installTestHooks(app) {
       })) : [];
     },
     get level() { return app.media.level; },
+    get userid() { return app.accounts.userid; },
+    get language() { return currentLanguage(); },
+    get downloads() {
+      return Object.fromEntries([...app.files.downloads].map(([k, d]) => [k, {
+        state: d.state, error: d.error, count: d.count, chunks: d.info.chunks, bytes: d.bytes, connections: d.conns.size,
+        sink: d.sink ? d.sink.kind : '',
+      }]));
+    },
+    get shares() {
+      return Object.fromEntries([...app.files.shares].map(([k, sh]) => [k, {
+        name: sh.info.name, chunks: sh.info.chunks, unshared: sh.unshared, active: sh.active.length, completed: [...sh.completed],
+        sent: sh.active.map((x) => x.sent.size),
+      }]));
+    },
+    get tokenConnections() {
+      return [...app.tokens.peers.values()].map((p) => ({ peer: p.peerId, token: p.token, kind: p.kind, initiator: p.initiator, open: p.open }));
+    },
+    get sharingScreen() { return app.screenshare.sharing; },
+    get screenViews() { return [...app.screenshare.views.keys()]; },
+    get notifications() { return [...app.notifier.shown]; },
+    get skippedSounds() { return { ...app.sounds.skipped }; },
+    setFileDelay(ms) { app.files.delay = ms; },
+    setMemoryDownloads(on) { app.files.memoryOnly = !!on; },
+    /** The browser's own "stop sharing" button: the capture track ends. */
+    endScreenCapture() {
+      const stream = app.screenshare.stream;
+      if (!stream) return false;
+      for (const track of stream.getTracks()) {
+        track.stop();
+        track.dispatchEvent(new Event('ended'));
+      }
+      return true;
+    },
+    crc32(bytes) { return crc32(new Uint8Array(bytes)); },
+    encodeChunk(index, bytes) { return [...new Uint8Array(encodeChunk(index, new Uint8Array(bytes)))]; },
+    decodeChunk(bytes) {
+      try {
+        const c = decodeChunk(new Uint8Array(bytes).buffer);
+        return { index: c.index, crc: c.crc, payload: [...c.payload] };
+      } catch (err) {
+        return { error: err.kind || err.message };
+      }
+    },
     closeSocket() { app.channel.closeSocket(); },
     gridShape(n, width, height) { return gridShape(n, width, height); },
     getStats(peerId) { return app.calls.stats(peerId); },

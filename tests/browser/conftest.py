@@ -244,13 +244,18 @@ def clients(browser):
     made: list[Client] = []
 
     def factory(name: str, url: str, viewport: dict[str, int] | None = None,
-                profile: dict[str, Any] | None = None, init_script: str | None = None) -> Client:
-        context = browser.new_context(viewport=viewport or DESKTOP, locale="en-US")
+                profile: dict[str, Any] | None = None, init_script: str | None = None,
+                locale: str = "en-US", seed: bool = True, headers: dict[str, str] | None = None,
+                color_scheme: str = "light") -> Client:
+        """seed=False starts like a first visit (no stored profile)."""
+        context = browser.new_context(viewport=viewport or DESKTOP, locale=locale, extra_http_headers=headers,
+                                      color_scheme=color_scheme)
         settings = {"quality": "low", "sounds": True, "name": name}
         settings.update(profile or {})
-        context.add_init_script(
-            "try { if (!localStorage.getItem('spreed-client-profile')) "
-            f"localStorage.setItem('spreed-client-profile', {json.dumps(json.dumps(settings))}); }} catch (e) {{}}")
+        if seed:
+            context.add_init_script(
+                "try { if (!localStorage.getItem('spreed-client-profile') && !sessionStorage.getItem('spreed-client-profile')) "
+                f"localStorage.setItem('spreed-client-profile', {json.dumps(json.dumps(settings))}); }} catch (e) {{}}")
         if init_script:
             context.add_init_script(init_script)
         page = context.new_page()
@@ -285,3 +290,15 @@ def poll(fn: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1, pa
         else:
             time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value {last!r})")
+
+
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll('button, input, select, textarea, a[href], [role=tab]')]
+    .filter(el => el.offsetParent !== null && el.type !== 'hidden' && !el.closest('[aria-hidden="true"]'))
+    .filter(el => !((el.getAttribute('aria-label') || '').trim() || (el.textContent || '').trim()
+                    || (el.labels && el.labels.length) || el.placeholder || el.title))
+    .map(el => el.outerHTML.slice(0, 100))"""
+
+
+def unnamed_controls(page: Any) -> list[str]:
+    """Visible controls without an accessible name (text, label, aria-label, title or placeholder)."""
+    return page.evaluate(UNNAMED_CONTROLS)

@@ -99,12 +99,11 @@ def test_devices_quality_talking_and_level(server, clients):
     a.page.locator(".tool-settings").click()
     dialog = a.page.locator("dialog.settings-dialog")
     dialog.wait_for()
-    selects = dialog.locator("select")
-    mic = selects.nth(1)
+    mic = dialog.locator("select[name=mic]")
     options = mic.locator("option").all_text_contents()
     assert any("Fake Audio Input 1" in o for o in options), options
     mic.select_option(label="Fake Audio Input 1")
-    quality = dialog.locator("select").last
+    quality = dialog.locator("select[name=quality]")
     quality.select_option("high")
     dialog.locator("button[type=submit]").click()
     # new tracks with the new device and constraints replace the old ones in the running call

@@ -51,7 +51,8 @@ export class BuddyList {
       pic ? h('img', { class: 'avatar', src: pic, alt: '' }) : h('span', { class: 'avatar avatar-empty' }, icon('user')),
       h('div', { class: 'buddy-text' },
         h('span', { class: 'buddy-name', text: name }),
-        h('span', { class: 'buddy-msg', text: app.profile.get('message') || t('This is you') })),
+        h('span', { class: 'buddy-msg', text: app.profile.get('message') || t('This is you') }),
+        app.accounts.userid && h('span', { class: 'me-account', title: app.accounts.userid }, icon('key'), h('span', { text: t('Signed in as %s', app.accounts.userid) }))),
       h('button', { class: 'icon-btn', type: 'button', title: t('Edit your profile'), 'aria-label': t('Edit your profile'), on: { click: () => app.openSettings() } }, icon('edit')));
   }
 

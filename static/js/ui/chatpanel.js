@@ -3,11 +3,13 @@
 
 import { h, setText, show, clear, linkify } from '../dom.js';
 import { icon } from '../icons.js';
-import { t, formatTime } from '../i18n.js';
+import { t, N_, formatTime } from '../i18n.js';
 import { ROOM, MESSAGE_MAX } from '../chat.js';
+import { fileCard } from './filecard.js';
+import { toast } from './dialogs.js';
 
 const STATE_LABEL = {
-  sending: 'Sending', sent: 'Sent', delivered: 'Delivered', seen: 'Seen',
+  sending: N_('Sending'), sent: N_('Sent'), delivered: N_('Delivered'), seen: N_('Seen'),
 };
 const STATE_ICON = {
   sending: 'clock', sent: 'check', delivered: 'checks', seen: 'checks',
@@ -41,7 +43,15 @@ export class ChatPanel {
     this.typingHint = h('div', { class: 'chat-typing', 'aria-live': 'polite' });
     this.input = h('textarea', { class: 'input chat-input', rows: '1', maxLength: MESSAGE_MAX, placeholder: t('Write a message'), 'aria-label': t('Message') });
     const send = h('button', { class: 'icon-btn chat-send', type: 'submit', title: t('Send'), 'aria-label': t('Send') }, icon('send'));
-    this.form = h('form', { class: 'chat-compose' }, this.input, send);
+    this.fileInput = h('input', { type: 'file', multiple: true, class: 'visually-hidden chat-file-input', tabindex: '-1', 'aria-hidden': 'true' });
+    this.fileInput.addEventListener('change', () => {
+      const files = [...(this.fileInput.files || [])];
+      this.fileInput.value = '';
+      this.shareFiles(files);
+    });
+    this.attachBtn = h('button', { class: 'icon-btn chat-attach', type: 'button', title: t('Share files'), 'aria-label': t('Share files') }, icon('attach'));
+    this.attachBtn.addEventListener('click', () => this.fileInput.click());
+    this.form = h('form', { class: 'chat-compose' }, this.attachBtn, this.fileInput, this.input, send);
     this.form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.sendCurrent();
@@ -56,9 +66,11 @@ export class ChatPanel {
       this.autosize();
       if (this.input.value) app.chat.typing(this.active);
     });
+    this.dropHint = h('div', { class: 'chat-drop', 'aria-hidden': 'true' }, icon('upload'), h('span', { class: 'chat-drop-text' }));
     this.el = h('div', { class: 'chat' }, this.tabBar,
       h('div', { class: 'chat-head' }, this.title, this.p2p, this.callBtn, this.closeBtn),
-      this.messages, this.typingHint, this.form);
+      this.messages, this.typingHint, this.form, this.dropHint);
+    this.setupDrop();
     // reading a conversation (pointer, touch, focus or typing in it) reports its messages as seen
     const seen = () => this.seen();
     for (const ev of ['pointerenter', 'pointerdown', 'focusin', 'keydown', 'wheel']) this.el.addEventListener(ev, seen, { passive: true });
@@ -91,6 +103,56 @@ export class ChatPanel {
       if (conv.key === this.active) this.renderTyping();
     });
     chat.on('unread', () => this.renderTabs());
+  }
+
+  /** Drag and drop of files onto the chat shares them in the open conversation. */
+  setupDrop() {
+    let depth = 0;
+    const hasFiles = (ev) => !!ev.dataTransfer && [...(ev.dataTransfer.types || [])].includes('Files');
+    const leave = () => {
+      depth = 0;
+      this.el.classList.remove('dropping');
+    };
+    this.el.addEventListener('dragenter', (ev) => {
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      depth += 1;
+      setText(this.dropHint.lastChild, this.active === ROOM ? t('Drop files to share them with the room')
+        : t('Drop files to share them with %s', this.app.buddies.name(this.active)));
+      this.el.classList.add('dropping');
+    });
+    this.el.addEventListener('dragover', (ev) => {
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      ev.dataTransfer.dropEffect = 'copy';
+    });
+    this.el.addEventListener('dragleave', () => {
+      depth -= 1;
+      if (depth <= 0) leave();
+    });
+    this.el.addEventListener('drop', (ev) => {
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      leave();
+      this.shareFiles([...(ev.dataTransfer.files || [])]);
+    });
+  }
+
+  /** Offer files in the open conversation (the room, or one person). */
+  shareFiles(files) {
+    const app = this.app;
+    if (!files.length) return;
+    const conv = app.chat.conversation(this.active);
+    if (this.active !== ROOM && !conv.online) {
+      toast(t('%s is offline', app.buddies.name(this.active)), { kind: 'warn' });
+      return;
+    }
+    if (this.active === ROOM && !app.rooms.current) return;
+    for (const file of files) {
+      if (!(file instanceof File)) continue;
+      const info = app.files.share(file);
+      app.chat.sendFile(this.active, info);
+    }
   }
 
   visible() {
@@ -179,6 +241,7 @@ export class ChatPanel {
     this.renderTyping();
     const offline = !isRoom && !conv.online;
     this.input.disabled = offline;
+    this.attachBtn.disabled = offline;
     this.input.placeholder = offline ? t('%s is offline', app.buddies.name(this.active)) : t('Write a message');
   }
 
@@ -208,9 +271,14 @@ export class ChatPanel {
       const meta = h('div', { class: 'msg-meta' },
         h('span', { class: 'msg-from', text: who }),
         h('time', { class: 'msg-time', datetime: time.toISOString(), text: formatTime(time) }));
-      const body = h('div', { class: 'msg-text' });
-      body.append(linkify(msg.text));
-      el = h('li', { class: `msg ${msg.own ? 'msg-own' : 'msg-peer'}${grouped ? ' msg-grouped' : ''}`, dataset: { mid: msg.mid || '' } }, meta, body);
+      let body;
+      if (msg.file) {
+        body = fileCard(app, msg);
+      } else {
+        body = h('div', { class: 'msg-text' });
+        body.append(linkify(msg.text));
+      }
+      el = h('li', { class: `msg ${msg.own ? 'msg-own' : 'msg-peer'}${msg.file ? ' msg-file' : ''}${grouped ? ' msg-grouped' : ''}`, dataset: { mid: msg.mid || '' } }, meta, body);
       if (msg.own && msg.state) {
         const state = h('span', { class: 'msg-state' });
         el.append(state);

@@ -43,6 +43,8 @@ export class Shell {
 
     this.micBtn = iconButton('mic', t('Mute microphone'), 'tool-mic');
     this.camBtn = iconButton('cam', t('Turn camera off'), 'tool-cam');
+    this.screenBtn = iconButton('screen', t('Share your screen'), 'tool-screen');
+    this.screenBtn.addEventListener('click', () => app.toggleScreenShare());
     this.fullBtn = iconButton('fullscreen', t('Fullscreen'), 'tool-fullscreen');
     this.peopleBtn = iconButton('users', t('People'), 'tool-people');
     this.peopleCount = h('span', { class: 'badge badge-muted', hidden: true });
@@ -62,7 +64,7 @@ export class Shell {
       logo(), h('span', { class: 'brand-title', text: cfg.Title || 'Spreed WebRTC' }));
     brand.addEventListener('click', (ev) => ev.preventDefault());
     this.topbar = h('header', { class: 'topbar' }, brand, this.status,
-      h('nav', { class: 'tools', 'aria-label': t('Tools') }, this.micBtn, this.camBtn, this.fullBtn, this.peopleBtn, this.chatBtn, this.settingsBtn));
+      h('nav', { class: 'tools', 'aria-label': t('Tools') }, this.micBtn, this.camBtn, this.screenBtn, this.fullBtn, this.peopleBtn, this.chatBtn, this.settingsBtn));
 
     this.bannerText = h('span', { class: 'banner-text' });
     this.banner = h('div', { class: 'banner', role: 'alert', hidden: true }, icon('warning'), this.bannerText, this.retryBtn);
@@ -154,7 +156,16 @@ export class Shell {
     document.body.dataset.callState = state;
   }
 
-  setMediaButtons({ visible, audioMuted, videoMuted, hasAudio, hasVideo, inCall }) {
+  setMediaButtons({ visible, audioMuted, videoMuted, hasAudio, hasVideo, inCall, screen = null }) {
+    show(this.screenBtn, !!screen && screen.available);
+    if (screen) {
+      const label = screen.active ? t('Stop sharing your screen') : t('Share your screen');
+      this.screenBtn.title = label;
+      this.screenBtn.setAttribute('aria-label', label);
+      this.screenBtn.setAttribute('aria-pressed', String(screen.active));
+      this.screenBtn.classList.toggle('active', screen.active);
+      this.screenBtn.disabled = !!screen.starting;
+    }
     show(this.micBtn, visible && hasAudio);
     show(this.camBtn, visible && hasVideo);
     show(this.fullBtn, inCall);

@@ -3,14 +3,15 @@
 
 import { h, setText, show, clear } from '../dom.js';
 import { icon } from '../icons.js';
-import { t } from '../i18n.js';
+import { t, N_ } from '../i18n.js';
 import { roomURL } from '../config.js';
+import { ScreenViews } from './screens.js';
 
 const STATE_TEXT = {
-  media: 'Waiting for camera and microphone…',
-  calling: 'Calling…',
-  accepting: 'Connecting…',
-  connecting: 'Connecting…',
+  media: N_('Waiting for camera and microphone…'),
+  calling: N_('Calling…'),
+  accepting: N_('Connecting…'),
+  connecting: N_('Connecting…'),
 };
 
 const GAP = 8;
@@ -60,6 +61,9 @@ export class Stage {
       h('span', { class: 'self-name', text: t('You') }),
       h('div', { class: 'level', id: 'audiolevel', title: t('Your microphone level') }, this.levelBar));
     this.callArea = h('div', { class: 'call-area', hidden: true }, this.grid, this.self);
+    this.screens = new ScreenViews(app, this);
+    this.callArea.prepend(this.screens.el);
+    this.callArea.append(this.screens.ownBar);
     this.incoming = h('div', { class: 'incoming', hidden: true, role: 'alertdialog', 'aria-live': 'assertive' });
     this.soundBtn = h('button', { class: 'btn btn-primary sound-unblock', type: 'button', hidden: true }, icon('speaker'), h('span', { text: t('Turn on sound') }));
     this.soundBtn.addEventListener('click', () => this.unblockSound());
@@ -325,9 +329,11 @@ export class Stage {
       const r = req.call(target);
       if (r && r.catch) r.catch(() => {});
     } else {
-      // iPhone Safari: only a video element can go fullscreen
+      // iPhone Safari: only a video element can go fullscreen (the target's own, else the first tile's)
+      const own = target.querySelector && target.querySelector('video');
       const first = this.tiles.values().next().value;
-      if (first && first.video.webkitEnterFullscreen) first.video.webkitEnterFullscreen();
+      const video = own && own.webkitEnterFullscreen ? own : first && first.video;
+      if (video && video.webkitEnterFullscreen) video.webkitEnterFullscreen();
     }
   }
 }

@@ -4,6 +4,8 @@ import { h, setText, show, clear } from '../dom.js';
 import { icon, logo } from '../icons.js';
 import { t } from '../i18n.js';
 import { cfg, roomURL } from '../config.js';
+import { openConnectionCheck } from './check.js';
+import { accountGate, signInButtons } from './account.js';
 
 const NAME_MAX = 30;
 
@@ -35,7 +37,12 @@ export class Welcome {
       if (name) this.app.rooms.join(name);
     });
     this.input.addEventListener('input', () => this.updateLink());
+    this.gate = h('div', { class: 'welcome-gate', hidden: true });
+    this.signIn = h('div', { class: 'button-row welcome-signin', hidden: true });
+    const check = h('button', { class: 'btn btn-ghost welcome-check', type: 'button' }, icon('pulse'), h('span', { text: t('Check camera, microphone and connection') }));
+    check.addEventListener('click', () => openConnectionCheck(this.app));
     this.el = h('div', { class: 'welcome' },
+      this.gate,
       h('div', { class: 'welcome-card' },
         h('div', { class: 'welcome-logo' }, logo()),
         h('h1', { class: 'welcome-title', text: t('Welcome to %s', cfg.Title || 'Spreed WebRTC') }),
@@ -43,7 +50,9 @@ export class Welcome {
         form,
         h('p', { class: 'welcome-linkline' }, h('span', { text: t('Room link:') }), ' ', this.link),
         this.hint,
-        this.history));
+        this.signIn,
+        this.history,
+        h('div', { class: 'welcome-tools' }, check)));
     this.slot.append(this.el);
   }
 
@@ -59,13 +68,26 @@ export class Welcome {
         this.history.append(chip);
       }
     }
-    if (cfg.AuthorizeRoomJoin || cfg.AuthorizeRoomCreation) {
-      setText(this.hint, cfg.AuthorizeRoomJoin ? t('Please sign in to join rooms.') : t('Please sign in to create rooms.'));
-      show(this.hint, true);
-    }
+    this.renderAccount();
     if (!this.random) await this.newRandom();
     this.updateLink();
     setTimeout(() => this.input.focus(), 0);
+  }
+
+  /** The sign-in card for a room that needs an account, and the hint when rooms need one. */
+  renderAccount() {
+    const app = this.app;
+    const gate = app.accountGate;
+    const signedIn = app.accounts.signedIn;
+    clear(this.gate);
+    if (gate && !signedIn) this.gate.append(accountGate(app, gate.room, () => app.retryGatedRoom()));
+    show(this.gate, !!gate && !signedIn);
+    const needs = !signedIn && (cfg.AuthorizeRoomJoin || cfg.AuthorizeRoomCreation);
+    setText(this.hint, cfg.AuthorizeRoomJoin ? t('Please sign in to join rooms.') : t('Please sign in to create rooms.'));
+    show(this.hint, needs && !gate);
+    clear(this.signIn);
+    if (needs && !gate) this.signIn.append(...signInButtons(app));
+    show(this.signIn, needs && !gate && this.signIn.childElementCount > 0);
   }
 
   async newRandom() {
