@@ -26,6 +26,7 @@ from spreed.session import Session
 from .base import BaseHandler, _in, client_address
 from .security import log_exception, origin_allowed
 from .users import request_facts
+from .wsframes import ChunkReadingProtocol
 
 log = logging.getLogger("spreed.ws")
 CLOSE_SLOW_CONSUMER = 1008
@@ -154,6 +155,12 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
 
     def get_compression_options(self) -> None:
         return None
+
+    def get_websocket_protocol(self) -> Any:
+        protocol = super().get_websocket_protocol()
+        if type(protocol) is tornado.websocket.WebSocketProtocol13:
+            protocol.__class__ = ChunkReadingProtocol  # same state, a cheaper frame reader
+        return protocol
 
     @property
     def ping_interval(self) -> None:
