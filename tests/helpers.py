@@ -150,6 +150,16 @@ class WsClient:
         self.conn.close()
 
 
+async def joined_pair(srv: "ServerHandle", room: str = "r") -> tuple["WsClient", "WsClient"]:
+    """Two clients in one room, the first having heard the second join."""
+    a = await srv.connect()
+    b = await srv.connect()
+    await a.hello(room)
+    await b.hello(room)
+    await a.recv_type("Joined")
+    return a, b
+
+
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 test_config.__test__ = False  # a helper, not a test

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from helpers import joined_pair
+
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
 
 
@@ -13,13 +15,7 @@ def chat(to: str, **message) -> dict:
     return {"Type": "Chat", "Chat": {"To": to, "Type": "Chat", "Chat": message}}
 
 
-async def pair(srv, room: str = "r"):
-    a = await srv.connect()
-    b = await srv.connect()
-    await a.hello(room)
-    await b.hello(room)
-    await a.recv_type("Joined")
-    return a, b
+pair = joined_pair
 
 
 @pytest.mark.gen_test

@@ -9,6 +9,8 @@ import re
 import pytest
 from PIL import Image
 
+from helpers import joined_pair
+
 IMG_REF = re.compile(r"^img:([A-Za-z0-9_-]{20})/([A-Za-z0-9_=-]+)/picture\.(png|jpg|webp)$")
 
 
@@ -22,13 +24,7 @@ def status(value) -> dict:
     return {"Type": "Status", "Status": {"Type": "Status", "Status": value}}
 
 
-async def pair(srv, room: str = "r"):
-    a = await srv.connect()
-    b = await srv.connect()
-    await a.hello(room)
-    await b.hello(room)
-    await a.recv_type("Joined")
-    return a, b
+pair = joined_pair
 
 
 async def set_status(sender, receiver, value) -> dict:

@@ -299,6 +299,20 @@ UNNAMED_CONTROLS = """() => [...document.querySelectorAll('button, input, select
     .map(el => el.outerHTML.slice(0, 100))"""
 
 
+def call_between_two(server: "LiveServer", clients: Callable[..., "Client"], room: str) -> tuple["Client", "Client"]:
+    """Alice and Bob in `room`, Alice calls, Bob accepts; returns once both calls are connected."""
+    a = clients("Alice", server.room_url(room))
+    b = clients("Bob", server.room_url(room))
+    for x in (a, b):
+        x.wait_ready(room)
+        x.wait_buddies(1)
+    a.buddy(b).locator(".buddy-call").click()
+    b.page.locator(".incoming .btn-accept").click()
+    a.wait_connected_calls(1)
+    b.wait_connected_calls(1)
+    return a, b
+
+
 def unnamed_controls(page: Any) -> list[str]:
     """Visible controls without an accessible name (text, label, aria-label, title or placeholder)."""
     return page.evaluate(UNNAMED_CONTROLS)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import PHONE, poll
+from .conftest import PHONE, call_between_two
 
 pytestmark = pytest.mark.browser
 
@@ -78,15 +78,7 @@ def test_room_and_private_chat(server, clients):
 
 def test_private_chat_goes_peer_to_peer_in_a_call(server, clients):
     room = "p2p-room"
-    a = clients("Alice", server.room_url(room))
-    b = clients("Bob", server.room_url(room))
-    for x in (a, b):
-        x.wait_ready(room)
-        x.wait_buddies(1)
-    a.buddy(b).locator(".buddy-call").click()
-    b.page.locator(".incoming .btn-accept").click()
-    a.wait_connected_calls(1)
-    b.wait_connected_calls(1)
+    a, b = call_between_two(server, clients, room)
     a.wait("() => window.__spreedTest.calls.every(c => c.channel === 'open')")
     b.wait("() => window.__spreedTest.calls.every(c => c.channel === 'open')")
     a.page.locator(f'.tile[data-peer="{b.id}"] .tile-chat').click()

@@ -2,26 +2,17 @@
 the reload prompt after a server update."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
-from .conftest import poll
+from .conftest import call_between_two, poll
 
 pytestmark = pytest.mark.browser
 
 
 def test_reconnect_keeps_session_room_and_call(server, clients):
     room = "flaky"
-    a = clients("Alice", server.room_url(room))
-    b = clients("Bob", server.room_url(room))
-    for x in (a, b):
-        x.wait_ready(room)
-        x.wait_buddies(1)
-    a.buddy(b).locator(".buddy-call").click()
-    b.page.locator(".incoming .btn-accept").click()
-    a.wait_connected_calls(1)
-    b.wait_connected_calls(1)
+    a, b = call_between_two(server, clients, room)
     old_id = a.id
     hellos = len(a.sent("Hello"))
     # the reconnect is quick: record whether the banner showed at all
