@@ -141,16 +141,21 @@ class Hub:
         return session
 
     def _replace(self, old: Session, new: Session) -> None:
-        """Reclaim while the old socket lives: no Left for anyone, the old one just goes."""
-        old.replaced = True
+        """Reclaim while the old socket lives: the new session inherits its links and picture."""
         new.subscriptions, new.subscribers = old.subscriptions, old.subscribers
         new.image_id = old.image_id
+        self.retire(old)
+        if old.userid and old.userid != new.userid:  # same Id: the old user must not list it any more
+            self.forget_user(old)
+
+    def retire(self, old: Session) -> None:
+        """A session reclaimed by another connection (here or on another node): no Left for anyone,
+        it silently leaves its room and its socket is closed."""
+        old.replaced = True
         if old.hello:
             self.rooms.leave(old, old.roomid)
             old.hello = False
             self.left(old, old.roomid)
-        if old.userid and old.userid != new.userid:  # same Id: the old user must not list it any more
-            self._forget_user(old)
         self.connections_by_idx.pop(getattr(old.conn, "index", 0), None)
         if old.conn is not None:
             old.conn.close(1000, "session reclaimed by another connection")
@@ -176,7 +181,7 @@ class Hub:
                 if other is not None:
                     other.unlink(session.id)
                 self.bus.unicast(other_id, data)
-        self._forget_user(session)
+        self.forget_user(session)
         if session.image_id:
             self.images.delete(session.image_id)
         if self.sessions.get(session.id) is session:
@@ -363,7 +368,7 @@ class Hub:
         session.rev += 1
         self.users.setdefault(userid, set()).add(session.id)
 
-    def _forget_user(self, session: Session) -> None:
+    def forget_user(self, session: Session) -> None:
         ids = self.users.get(session.userid)
         if ids is not None:
             ids.discard(session.id)

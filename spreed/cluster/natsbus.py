@@ -204,9 +204,9 @@ class ClusterBus:
         elif kind == "join":
             replica.join(node, event["s"], event["r"], snapshot=bool(event.get("snap")))
         elif kind == "leave":
-            replica.leave(event["id"], event.get("status", ""))
+            replica.leave(event["id"], event.get("status", ""), node)
         elif kind == "gone":
-            replica.gone(event["id"], "hard")
+            replica.gone(event["id"], "hard", node)
         elif kind == "claim":
             replica.claim(node, event["id"])
         elif kind == "pin":

@@ -55,17 +55,20 @@ class Replica:
             self._deliver(stub, stub.doc("Joined", with_rev=False))
             self.hub.conference_update(room_id, membership=True)
 
-    def leave(self, session_id: str, status: str = "") -> None:
-        """A remote session left its room; our members there hear Left with `status` ("" = silently)."""
+    def leave(self, session_id: str, status: str = "", node: str = "") -> None:
+        """A remote session left its room; our members there hear Left with `status` ("" = silently).
+
+        Only the node holding the session speaks for it: a late word from the node it was
+        reclaimed from is ignored."""
         stub = self.hub.remote.get(session_id)
-        if stub is not None:
+        if stub is not None and (not node or stub.node == node):
             if status and stub.hello:
                 self._deliver(stub, {"Type": "Left", "Id": stub.id, "Status": status})
             self._unseat(stub)
 
-    def gone(self, session_id: str, status: str = "") -> None:
+    def gone(self, session_id: str, status: str = "", node: str = "") -> None:
         stub = self.hub.remote.get(session_id)
-        if stub is not None:
+        if stub is not None and (not node or stub.node == node):
             self.leave(session_id, status)
             del self.hub.remote[session_id]
 
@@ -75,14 +78,11 @@ class Replica:
         local = hub.sessions.get(session_id)
         if local is not None and not local.closed:
             log.info("%s: reclaimed on node %s, closing it here", session_id[:8], node)
-            local.replaced = True
-            if local.hello:
-                hub.rooms.leave(local, local.roomid)
-                local.hello = False
+            hub.retire(local)
             hub.sessions.pop(session_id, None)
-            hub._forget_user(local)
-            if local.conn is not None:
-                local.conn.close(1000, "session reclaimed by another connection")
+            hub.forget_user(local)
+            if local.image_id:  # the picture moves with the session; this node's copy goes
+                hub.images.delete(local.image_id)
         stub = hub.remote.get(session_id)
         if stub is not None and stub.node != node:
             self.gone(session_id)
