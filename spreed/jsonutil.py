@@ -1,16 +1,12 @@
 """JSON encoding in the three shapes the wire needs (websocket frame, REST body, HTML-embedded)."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 
 _HTML_UNSAFE = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"),
                 ("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"))
-
-
-_UNSAFE = re.compile(b"[<>&]|\xe2\x80[\xa8\xa9]")
 
 
 class BadJSON(ValueError):
@@ -26,8 +22,8 @@ def loads(data: str | bytes) -> Any:
 
 def _escape(data: bytes) -> bytes:
     """Go's encoding/json escapes <, >, & and U+2028/U+2029; they can only occur inside strings."""
-    if _UNSAFE.search(data) is None:  # the common case: one scan instead of five
-        return data
+    if not (b"<" in data or b">" in data or b"&" in data or b"\xe2\x80" in data):
+        return data  # the common case; substring scans are several times faster than a regex here
     for raw, escaped in _HTML_UNSAFE:
         if raw in data:
             data = data.replace(raw, escaped)
