@@ -162,6 +162,15 @@ async def joined_pair(srv: "ServerHandle", room: str = "r") -> tuple["WsClient",
 
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def deploy_doc_block(fence: str, name: str) -> str:
+    """A configuration block of docs/deploy.md, so the tests run exactly what the docs say."""
+    import re
+    text = (project_root() / "docs" / "deploy.md").read_text()
+    match = re.search(fence + r"(.*?)```", text, re.S)
+    assert match, f"docs/deploy.md has no {name} block"
+    return match.group(1)
 test_config.__test__ = False  # a helper, not a test
 
 

@@ -13,17 +13,14 @@ from websockets.sync.client import connect
 
 from certs import self_signed
 from cluster_harness import free_port, wait_for_port
-from helpers import project_root, requires
+from helpers import deploy_doc_block, requires
 from threaded import ThreadedServer
 
 pytestmark = requires("caddy")
 
 
 def doc_block() -> str:
-    text = (project_root() / "docs" / "deploy.md").read_text()
-    match = re.search(r"## Caddy\n\n```\n(.*?)```", text, re.S)
-    assert match, "docs/deploy.md has no Caddy block"
-    return match.group(1)
+    return deploy_doc_block("## Caddy\n\n```\n", "Caddy")
 
 
 @pytest.fixture
