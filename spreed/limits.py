@@ -32,7 +32,8 @@ class AbuseLimits:
     rest_per_second: float = 10.0
     rest_burst: int = 40
     pin_attempts_per_minute: int = 10  # wrong PINs per session
-    room_pin_attempts_per_minute: int = 50  # wrong PINs per room, from all sessions together
+    address_pin_attempts_per_minute: int = 20  # wrong PINs per client address, over all its sessions
+    room_pin_attempts_per_minute: int = 50  # wrong PINs per room; past it only addresses that guessed wrong wait
     chat_message_bytes: int = 200_000
     status_bytes: int = 640 * 1024  # room for a buddy picture (a data URL of up to 512 KiB)
     max_rooms: int = 10_000
@@ -43,6 +44,7 @@ class AbuseLimits:
 OPTION_NAMES = {"connections_per_ip": "connectionsPerIp", "connects_per_second": "connectsPerSecond",
                 "connect_burst": "connectBurst", "rest_per_second": "restPerSecond", "rest_burst": "restBurst",
                 "pin_attempts_per_minute": "pinAttemptsPerMinute",
+                "address_pin_attempts_per_minute": "addressPinAttemptsPerMinute",
                 "room_pin_attempts_per_minute": "roomPinAttemptsPerMinute",
                 "chat_message_bytes": "chatMessageBytes", "status_bytes": "statusBytes",
                 "max_rooms": "maxRooms", "max_sessions": "maxSessions"}
@@ -120,17 +122,17 @@ class SlidingCounter:
         self.limit, self.window = limit, window
         self.events = BoundedMap()
 
-    def _recent(self, key: str) -> list[float]:
+    def _recent(self, key: Any) -> list[float]:
         now = _now()
         stamps = self.events.get_or(key, list)
         stamps[:] = [t for t in stamps if now - t < self.window]
         return stamps
 
-    def full(self, key: str) -> bool:
+    def full(self, key: Any) -> bool:
         """True while the key has had `limit` events within the window."""
         return key in self.events and len(self._recent(key)) >= self.limit
 
-    def add(self, key: str) -> None:
+    def add(self, key: Any) -> None:
         self._recent(key).append(_now())
 
 
@@ -165,7 +167,9 @@ class Guard:
         self.connects = RateLimiter(limits.connects_per_second, limits.connect_burst)
         self.rest = RateLimiter(limits.rest_per_second, limits.rest_burst)
         self.pin_by_session = SlidingCounter(limits.pin_attempts_per_minute)
+        self.pin_by_address = SlidingCounter(limits.address_pin_attempts_per_minute)
         self.pin_by_room = SlidingCounter(limits.room_pin_attempts_per_minute)
+        self.pin_guessers = SlidingCounter(1)  # (room, address) pairs with a wrong PIN in the window
         self.log = RefusalLog()
 
     def refuse(self, limit: str, offender: str, detail: str = "") -> bool:
@@ -211,20 +215,32 @@ class Guard:
         key = client_key(ip)
         return not self.enabled or self.rest.allow(key) or self.refuse("restPerSecond", key)
 
-    # ---- room PINs: only wrong ones count, and while over the limit no PIN is even compared
-    def pin_blocked(self, session_id: str, room_id: str) -> bool:
+    # ---- room PINs: only wrong ones count, and while over a limit no PIN is even compared
+    def pin_blocked(self, session_id: str, ip: str, room_id: str) -> bool:
+        """Whether this session may not try a PIN for the room now.
+
+        A guesser is held back per session and per client address. The room-wide count only stops
+        addresses that have guessed wrong in this room lately: many guessers together cannot lock
+        out a member whose address never sent a wrong PIN.
+        """
         if not self.enabled:
             return False
+        key = client_key(ip)
         if self.pin_by_session.full(session_id):
             return not self.refuse("pinAttemptsPerMinute", f"session {session_id[:8]}")
-        if self.pin_by_room.full(room_id):
-            return not self.refuse("roomPinAttemptsPerMinute", f"room {room_id!r}")
+        if self.pin_by_address.full(key):
+            return not self.refuse("addressPinAttemptsPerMinute", key)
+        if self.pin_by_room.full(room_id) and self.pin_guessers.full((room_id, key)):
+            return not self.refuse("roomPinAttemptsPerMinute", f"room {room_id!r}", key)
         return False
 
-    def pin_failed(self, session_id: str, room_id: str) -> None:
+    def pin_failed(self, session_id: str, ip: str, room_id: str) -> None:
         if self.enabled:
+            key = client_key(ip)
             self.pin_by_session.add(session_id)
+            self.pin_by_address.add(key)
             self.pin_by_room.add(room_id)
+            self.pin_guessers.add((room_id, key))
 
     # ---- sizes and totals
     def size_ok(self, limit: str, size: int, offender: str) -> bool:

@@ -83,14 +83,15 @@ class RoomManager:
             return
         if credentials is None:
             raise ChannelError("authorization_required", "Valid credentials are required to join this room")
-        # Wrong PINs are counted per session and per room; past the limit no PIN is compared at all,
-        # so guessing gets no answer until the oldest wrong attempt is a minute old.
+        # Wrong PINs are counted per session, client address and room; past a limit no PIN is compared
+        # at all, so guessing gets no answer until the oldest wrong attempt is a minute old.
         guard = self.guard
-        if guard is not None and guard.pin_blocked(session.id, room.id):
+        ip = session.conn.remote_ip if session.conn is not None else ""
+        if guard is not None and guard.pin_blocked(session.id, ip, room.id):
             raise ChannelError("too_many_attempts", "Too many wrong PINs, try again in a minute")
         if not hmac.compare_digest(_pin(credentials).encode(), room.pin.encode()):
             if guard is not None:
-                guard.pin_failed(session.id, room.id)
+                guard.pin_failed(session.id, ip, room.id)
             raise ChannelError("invalid_credentials", "The provided credentials are incorrect")
 
     def leave(self, session: Session, room_id: str) -> None:

@@ -250,6 +250,54 @@ async def test_wrong_pins_per_room_from_many_sessions(make_server):
     assert (await late.hello("elsewhere"))["Data"]["Type"] == "Welcome"
 
 
+@pytest.mark.gen_test
+async def test_pin_guessing_from_one_address_does_not_lock_out_the_rightful_members(make_server, refusal_log):
+    """300 wrong PINs in a minute from one address (through the trusted proxy) cannot keep a member out."""
+    srv = await make_server()  # the default limits
+    owner = await pin_room(srv)
+    attacker = {"X-Forwarded-For": "203.0.113.99"}
+    answers: dict[str, int] = {}
+    for _ in range(30):  # a guesser that takes a fresh session for every ten guesses
+        guesser = await srv.connect(headers=attacker)
+        for n in range(10):
+            code = (await guesser.hello("vault", Credentials={"PIN": f"{n:04d}x"}))["Data"]["Code"]
+            answers[code] = answers.get(code, 0) + 1
+        guesser.close()
+    limits = srv.hub.config.limits
+    assert answers["invalid_credentials"] == limits.address_pin_attempts_per_minute  # then every PIN waits
+    assert answers["too_many_attempts"] == 300 - limits.address_pin_attempts_per_minute
+    assert any("addressPinAttemptsPerMinute refused 203.0.113.99" in line for line in refusal_log)
+
+    member = await srv.connect(headers={"X-Forwarded-For": "198.51.100.20"})
+    assert (await member.hello("vault", Credentials={"PIN": "1234"}))["Data"]["Type"] == "Welcome"
+    # the guesser, even with a fresh session and now the right PIN, still waits
+    again = await srv.connect(headers=attacker)
+    assert (await again.hello("vault", Credentials={"PIN": "1234"}))["Data"]["Code"] == "too_many_attempts"
+    assert (await owner.recv_type("Joined"))["Data"]["Id"] == member.id
+
+
+@pytest.mark.gen_test
+async def test_room_limit_stops_many_guessing_addresses_but_not_a_clean_one(make_server):
+    """A botnet: each address guesses a little; past the room limit guessers wait, newcomers do not."""
+    srv = await make_server({"limits": {"roomPinAttemptsPerMinute": 6}})
+    await pin_room(srv)
+    bots = [{"X-Real-IP": f"203.0.113.{n}"} for n in range(1, 4)]
+    for bot in bots:
+        guesser = await srv.connect(headers=bot)
+        for pin in ("1", "2"):
+            assert (await guesser.hello("vault", Credentials={"PIN": pin}))["Data"]["Code"] == "invalid_credentials"
+        guesser.close()
+    for bot in bots:  # the room has had its six wrong PINs: these addresses wait, whatever they send
+        guesser = await srv.connect(headers=bot)
+        assert (await guesser.hello("vault", Credentials={"PIN": "1234"}))["Data"]["Code"] == "too_many_attempts"
+        guesser.close()
+    newcomer = await srv.connect(headers={"X-Real-IP": "203.0.113.50"})  # one wrong try, then it waits too
+    assert (await newcomer.hello("vault", Credentials={"PIN": "9"}))["Data"]["Code"] == "invalid_credentials"
+    assert (await newcomer.hello("vault", Credentials={"PIN": "1234"}))["Data"]["Code"] == "too_many_attempts"
+    member = await srv.connect(headers={"X-Real-IP": "198.51.100.21"})
+    assert (await member.hello("vault", Credentials={"PIN": "1234"}))["Data"]["Type"] == "Welcome"
+
+
 # ---------------------------------------------------------------- Chat and Status sizes
 
 def chat_doc(text: str, to: str = "") -> dict:
