@@ -81,6 +81,9 @@ async def serve(cfg: Config, reuse_port: bool = False) -> None:
         closers = await attach(hub)
     except ClusterError as exc:
         raise ConfigError("nats.url", str(exc)) from None
+    if cfg.sfu_urls:  # imported only when configured
+        from spreed.sfu import attach as attach_sfu
+        closers = await attach_sfu(hub) + closers
     app = make_app(hub)
     servers = []
     listeners = [(a, None, "http.listen") for a in cfg.listen]
@@ -128,6 +131,8 @@ def check(cfg: Config) -> int:
     print("# warnings" if advice else "# no warnings")
     for line in advice:
         print(f"WARNING: {line}")
+    for line in doctor.sfu_report(cfg):
+        print(line)
     return 0
 
 

@@ -67,12 +67,13 @@ class SessionsResource(UsersResource):
         ok &= body.get("id") == session_id
         ok &= bool(sid)
         ok &= self.hub.tickets.validate_session(session_id, sid)
-        userid = self.mode.validate_login(body, request_facts(self)) if self.mode else ""
-        ok &= bool(userid)
-        nonce = ""
+        login = self.mode.login(body, request_facts(self)) if self.mode else None
+        ok &= login is not None
+        nonce = userid = ""
         if ok:
+            userid = login.userid
             try:
-                nonce = await self.hub.authorize_anywhere(session_id, sid, userid)
+                nonce = await self.hub.authorize_anywhere(session_id, sid, userid, login.grants())
             except ChannelError:
                 ok = False
         if not ok:

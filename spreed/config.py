@@ -21,7 +21,7 @@ from .limits import OPTION_NAMES, AbuseLimits
 DEFAULT_SERVER_TOKEN = "i-did-not-change-the-public-token-boo"
 MODULE_NAMES = ("screensharing", "youtube", "presentation", "contacts")
 ROOM_TYPES = ("Room", "Conference")
-USERS_MODES = ("", "sharedsecret", "httpheader", "certificate")
+USERS_MODES = ("", "sharedsecret", "httpheader", "certificate", "jwt")
 GENERATED_SECRETS = {"sessionSecret": 32, "encryptionSecret": 32}
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The web client and the default config travel inside the package (in a checkout: symlinks to the
@@ -100,6 +100,11 @@ class Config:
     # [roomtypes], in file order
     room_types: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
+    # [sfu] (ours): Janus for conferences; empty sfu_urls = pure mesh, nothing of spreed.sfu loaded
+    sfu_urls: list[str] = field(default_factory=list)
+    sfu_api_secret: str = ""
+    sfu_min_participants: int = 3
+    sfu_bitrate: int = 600_000
     secrets_file: str = ""
     version: str = __version__
 
@@ -293,6 +298,7 @@ def build(sections: dict[str, dict[str, Any]], config_path: Path | None = None) 
     cfg.nats = dict(sections.get("nats", {}))
     _roomtypes(cfg, sections.get("roomtypes", {}))
     _limits(cfg, sections.get("limits", {}))
+    _sfu(cfg, sections.get("sfu", {}))
     return cfg
 
 
@@ -387,8 +393,10 @@ def _users(cfg: Config, users: dict[str, Any]) -> None:
     cfg.users_enabled = _bool("users.enabled", users.get("enabled", False))
     cfg.users_mode = _str("users.mode", users.get("mode"))
     if cfg.users_mode not in USERS_MODES:
-        raise ConfigError("users.mode", f"unknown mode {cfg.users_mode!r} (sharedsecret, httpheader or certificate)")
+        raise ConfigError("users.mode", f"unknown mode {cfg.users_mode!r} (sharedsecret, httpheader, certificate or jwt)")
     cfg.users_allow_registration = _bool("users.allowRegistration", users.get("allowregistration", False))
+    if "jwt_algorithms" in users:  # a list, kept space-separated like every other users option
+        users = {**users, "jwt_algorithms": " ".join(_list("users.jwt_algorithms", users["jwt_algorithms"]))}
     cfg.users = {k: _str(f"users.{k}", v) for k, v in users.items() if not isinstance(v, bool)}
 
 
@@ -419,3 +427,14 @@ def _limits(cfg: Config, limits: dict[str, Any]) -> None:
         integer = isinstance(default, int)
         value = limits.get(option.lower(), default)
         setattr(lim, name, _number(f"limits.{option}", value, 1 if integer else 0.01, integer))
+
+
+def _sfu(cfg: Config, sfu: dict[str, Any]) -> None:
+    """Section `sfu:`; several URLs place each room on one Janus by a stable hash of its id."""
+    cfg.sfu_urls = _list("sfu.url", sfu.get("url"))
+    for url in cfg.sfu_urls:
+        if not re.match(r"^wss?://[^/\s]+", url):
+            raise ConfigError("sfu.url", f"expected Janus's websocket address (ws://host:port), got {url!r}")
+    cfg.sfu_api_secret = _str("sfu.apiSecret", sfu.get("apisecret"))
+    cfg.sfu_min_participants = _number("sfu.minParticipants", sfu.get("minparticipants", 3), 2)
+    cfg.sfu_bitrate = _number("sfu.bitrate", sfu.get("bitrate", cfg.sfu_bitrate), 32_000)

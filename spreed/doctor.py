@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import fields, is_dataclass
+from pathlib import Path
 from typing import Any
 
 from .config import DEFAULT_SERVER_TOKEN, Config
 
-SECRET_NAMES = {"session_secret", "encryption_secret", "turn_secret", "sharedsecret_secret"}
+SECRET_NAMES = {"session_secret", "encryption_secret", "turn_secret", "sharedsecret_secret", "sfu_api_secret"}
 # well-known sample values (the original's server.conf.in and our own docs); using them is as bad as none
 SAMPLE_SECRETS = {b"the-default-secret-do-not-keep-me", b"tne-default-encryption-block-key",
                   b"PUT-THE-SECRET-HERE", b"change-me"}
@@ -53,6 +54,8 @@ def warnings(cfg: Config) -> list[str]:
 def _masked(name: str, value: Any) -> Any:
     if isinstance(value, bytes) or name.rpartition(".")[2].lower() in SECRET_NAMES:
         return "(set, hidden)" if value else "(not set)"
+    if name == "jwt_key" and isinstance(value, str) and not Path(value).is_file():  # an HS* secret
+        return "(set, hidden)" if value else "(not set)"
     if isinstance(value, str) and "://" in value and "@" in value:  # credentials in a URL
         scheme, _, rest = value.partition("://")
         return f"{scheme}://(hidden)@{rest.rpartition('@')[2]}"
@@ -76,3 +79,22 @@ def effective(cfg: Config) -> dict[str, Any]:
                 out[name] = _masked(name, value if not hasattr(value, "__fspath__") else str(value))
         return out
     return walk(cfg)
+
+
+def sfu_report(cfg: Config, timeout: float = 3.0) -> list[str]:
+    """For --check: does each configured Janus answer, and which version is it (Janus `info`)."""
+    if not cfg.sfu_urls:
+        return []
+    import asyncio
+    from .sfu.janus import JanusError, JanusGone, probe
+
+    async def ask(url: str) -> str:
+        try:
+            info = await probe(url, cfg.sfu_api_secret, timeout)
+        except (JanusGone, JanusError) as exc:
+            return f"WARNING: SFU: Janus at {url} does not answer ({exc}): conferences stay mesh until it does"
+        return f"SFU: Janus at {url} answers: {info.get('name', 'Janus')} {info.get('version_string', '?')}"
+
+    async def ask_all() -> list[str]:
+        return [await ask(url) for url in cfg.sfu_urls]
+    return asyncio.run(ask_all())

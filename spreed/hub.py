@@ -86,6 +86,7 @@ class Hub:
         self.remote: dict[str, Session] = {}  # stand-ins for sessions connected to other nodes
         self.cluster: Any = None  # the cluster bus, when nats.url is set
         self.trigger: Callable[[str, str, str], None] | None = None  # NATS channelling triggers
+        self.sfu: Any = None  # the SFU adapter (spreed.sfu), when sfu.url is set
         self._sweeper: asyncio.TimerHandle | None = None
         self._sampler: asyncio.TimerHandle | None = None
 
@@ -116,9 +117,10 @@ class Hub:
     # ------------------------------------------------------------ connections
     def connect(self, conn: Connection, token: str = "", request_userid: str = "") -> Session:
         """A websocket opened: make (or reclaim) its session, register it and send Self."""
-        claimed = self.tickets.decode_session_token(token) if token else None
+        claimed = self.tickets.claim_session(token) if token else None
+        grants = None
         if claimed:
-            session_id, sid, token_userid = claimed
+            session_id, sid, token_userid, grants = claimed
         else:
             sid = self.tickets.new_sid()
             session_id, token_userid = self.tickets.session_id(sid), ""
@@ -126,7 +128,7 @@ class Hub:
         if self.config.users_enabled:
             userid = request_userid or token_userid
             if userid:
-                self.authenticate(session, userid)
+                self.authenticate(session, userid, grants if userid == token_userid else None)
         self.count += 1
         conn.index = self.count
         self.connections_by_idx[self.count] = session_id
@@ -172,6 +174,8 @@ class Hub:
             self.broadcast(session, {"Type": "Left", "Id": session.id, "Status": "hard"}, membership=True)
             self.rooms.leave(session, session.roomid)
             session.hello = False
+            if self.sfu is not None:
+                self.sfu.session_left(session, session.roomid)
         linked = session.subscribers | session.subscriptions
         if linked:
             data = envelope({"Type": "Left", "Id": session.id, "Status": "hard"}, session.id,
@@ -300,11 +304,15 @@ class Hub:
     def joined(self, session: Session) -> None:
         if self.cluster is not None:
             self.cluster.session_joined(session)
+        if self.sfu is not None:
+            self.sfu.room_changed(session.roomid)
 
     def left(self, session: Session, room_id: str, status: str = "") -> None:
         """`status` "soft" or "hard" is announced by the other nodes; "" leaves silently."""
         if self.cluster is not None:
             self.cluster.session_left(session, room_id, status)
+        if self.sfu is not None:
+            self.sfu.session_left(session, room_id)
 
     def profile_changed(self, session: Session) -> None:
         if self.cluster is not None:
@@ -329,9 +337,10 @@ class Hub:
         self.fire("session", session.id, session.userid)
         return {"Type": "Self", "Id": session.id, "Sid": session.sid, "Userid": session.userid,
                 "Suserid": self.tickets.suserid(session.userid),
-                "Token": self.tickets.session_token(session.id, session.sid, session.userid),
+                "Token": self.tickets.session_token(session.id, session.sid, session.userid, session.grants),
                 "Version": cfg.version, "ApiVersion": API_VERSION,
-                "Turn": self.tickets.turn(session.id, cfg.turn_uris), "Stun": list(cfg.stun_uris)}
+                "Turn": self.tickets.turn(session.id, cfg.turn_uris), "Stun": list(cfg.stun_uris),
+                **({"Features": ["sfu"]} if self.sfu is not None else {})}
 
     def users_list(self, room_id: str) -> list[dict[str, Any]]:
         docs = [s.doc("Online") for s in self.rooms.members(room_id)]
@@ -344,7 +353,7 @@ class Hub:
         return docs[:MAX_LIST]
 
     # ------------------------------------------------------------ users
-    def authorize(self, session_id: str, sid: str, userid: str) -> str:
+    def authorize(self, session_id: str, sid: str, userid: str, grants: dict[str, Any] | None = None) -> str:
         """Mint the login nonce for a connected session (REST sessions/users end points)."""
         session = self.sessions.get(session_id)
         if session is None or session.conn is None:
@@ -353,17 +362,21 @@ class Hub:
             raise ChannelError("invalid_session_token", "session id mismatch")
         if session.userid:
             raise ChannelError("already_authenticated", "session already authenticated")
-        session.nonce = self.tickets.make_nonce(sid, userid)
+        if session.hello and not self.rooms.granted(grants, session.roomid):
+            raise ChannelError("room_not_allowed", "This login is for another room")
+        session.nonce = self.tickets.make_nonce(sid, userid, grants)
         return session.nonce
 
-    async def authorize_anywhere(self, session_id: str, sid: str, userid: str) -> str:
+    async def authorize_anywhere(self, session_id: str, sid: str, userid: str,
+                                 grants: dict[str, Any] | None = None) -> str:
         """authorize() for a session connected to this node or, in a cluster, to another one."""
         if self.cluster is not None and session_id not in self.sessions:
-            return await self.cluster.authorize_remote(session_id, sid, userid)
-        return self.authorize(session_id, sid, userid)
+            return await self.cluster.authorize_remote(session_id, sid, userid, grants)
+        return self.authorize(session_id, sid, userid, grants)
 
-    def authenticate(self, session: Session, userid: str) -> None:
+    def authenticate(self, session: Session, userid: str, grants: dict[str, Any] | None = None) -> None:
         session.userid = userid
+        session.grants = grants
         session.stamp = int(time.time())
         session.rev += 1
         self.users.setdefault(userid, set()).add(session.id)

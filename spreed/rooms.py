@@ -56,9 +56,16 @@ class RoomManager:
         kind = self.resolve_type(name, room_type)
         return f"{kind}:{name}", kind
 
+    def granted(self, grants: dict[str, Any] | None, room_id: str) -> bool:
+        """Whether a login's grants admit to the room: a JWT `room` claim names the only one."""
+        allowed = (grants or {}).get("room", "*")
+        return allowed == "*" or self.room_id(allowed, "")[0] == room_id
+
     def join(self, session: Session, name: str, room_type: str, credentials: dict[str, Any] | None) -> Room:
         room_id, kind = self.room_id(name, room_type)
         cfg = self.config
+        if not self.granted(session.grants, room_id):
+            raise ChannelError("room_not_allowed", "This login is for another room")
         if room_id == self.default_room_id and not cfg.default_room_enabled:
             raise ChannelError("default_room_disabled", "The default room is not enabled")
         users_gate = cfg.users_enabled and not session.userid

@@ -132,7 +132,7 @@ class Doc(Kind):
 
 Credentials = Doc("Credentials", ("PIN", STR))
 Hello = Doc("Hello", ("Version", STR), ("Ua", STR), ("Id", STR), ("Name", STR), ("Type", STR),
-            ("Credentials", Credentials))
+            ("Credentials", Credentials), ("Features", ListOf(STR)))
 Room = Doc("Room", ("Type", STR), ("Name", STR), ("Credentials", Credentials))
 Offer = Doc("Offer", ("Type", STR), ("To", STR), ("Offer", OBJECT))
 Candidate = Doc("Candidate", ("Type", STR), ("To", STR), ("Candidate", ANY))
@@ -163,7 +163,9 @@ Empty = Doc("Empty")
 Incoming = Doc("Incoming", ("Type", STR), ("Hello", Hello), ("Offer", Offer), ("Candidate", Candidate),
                ("Answer", Answer), ("Bye", Bye), ("Status", Status), ("Chat", Chat),
                ("Conference", Conference), ("Alive", Alive), ("Authentication", Authentication),
-               ("Sessions", Sessions), ("Room", Room), ("Iid", STR))
+               ("Sessions", Sessions), ("Room", Room), ("Iid", STR),
+               # ours, for the SFU (docs/sfu.md); only clients that saw Features in Self send them
+               ("SfuPublish", OBJECT), ("SfuUnpublish", OBJECT), ("SfuAnswer", OBJECT), ("SfuLayer", OBJECT))
 
 
 def find_iid(value: Any) -> str:

@@ -23,7 +23,7 @@ NO_LINKS: frozenset[str] = frozenset()
 class Session:
     __slots__ = ("id", "sid", "userid", "ua", "status", "rev", "hello", "roomid", "nonce",
                  "stamp", "conn", "replaced", "image_id", "subscriptions", "subscribers",
-                 "_attestation", "_attested_at", "node", "closed")
+                 "_attestation", "_attested_at", "node", "closed", "grants", "features", "sfu_mode")
 
     prio = 100
 
@@ -48,6 +48,9 @@ class Session:
         self._attested_at = 0.0
         self.node = ""  # the cluster node holding the connection, for stand-ins of remote sessions
         self.closed = False
+        self.grants: dict[str, Any] | None = None  # what a login token allowed: {"room": ..., "moderator": ...}
+        self.features: frozenset[str] = NO_LINKS  # what the client announced in Hello (e.g. "sfu")
+        self.sfu_mode = ""  # the last Sfu mode told to this session
 
     def link(self, other: "Session") -> None:
         """Subscribe to `other`: each hears Left "hard" when the other goes."""

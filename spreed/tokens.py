@@ -134,16 +134,27 @@ class Tickets:
             return False
 
     # ---- session token (5.4)
-    def session_token(self, session_id: str, sid: str, userid: str) -> str:
-        return self.session.encode("token@" + self.realm, {"Id": session_id, "Sid": sid, "Userid": userid})
+    def session_token(self, session_id: str, sid: str, userid: str, grants: dict[str, Any] | None = None) -> str:
+        value: dict[str, Any] = {"Id": session_id, "Sid": sid, "Userid": userid}
+        if grants:
+            value["G"] = grants  # what a login token allowed (room, moderator): it survives reconnects
+        return self.session.encode("token@" + self.realm, value)
 
-    def decode_session_token(self, token: str) -> tuple[str, str, str] | None:
+    def claim_session(self, token: str) -> tuple[str, str, str, dict[str, Any] | None] | None:
+        """Id, Sid, Userid and login grants of a session token; None when it is not ours or broken."""
         try:
             value = self.session.decode("token@" + self.realm, token)
             ids = (value["Id"], value["Sid"], value.get("Userid", ""))
+            grants = value.get("G")
         except (TokenError, KeyError, TypeError, AttributeError):
             return None
-        return ids if all(isinstance(x, str) for x in ids) and ids[0] and ids[1] else None
+        if not all(isinstance(x, str) for x in ids) or not ids[0] or not ids[1]:
+            return None
+        return (*ids, grants if isinstance(grants, dict) else None)
+
+    def decode_session_token(self, token: str) -> tuple[str, str, str] | None:
+        claimed = self.claim_session(token)
+        return claimed[:3] if claimed else None
 
     # ---- attestation (5.5)
     def attest(self, session_id: str) -> str:
@@ -156,15 +167,26 @@ class Tickets:
         return value
 
     # ---- login nonce (5.6)
-    def make_nonce(self, sid: str, userid: str) -> str:
-        """Random salt makes every nonce unique, so "only the latest one counts" holds within a second."""
-        return self.nonce.encode(f"{sid}@{self.realm}", [userid, random_string(8)])
+    def make_nonce(self, sid: str, userid: str, grants: dict[str, Any] | None = None) -> str:
+        """Random salt makes every nonce unique, so "only the latest one counts" holds within a second.
+
+        Grants of the login (a JWT's room and moderator claims) travel inside the sealed nonce, so the
+        process that holds the websocket learns them whichever process checked the login.
+        """
+        value: list[Any] = [userid, random_string(8)]
+        if grants:
+            value.append(grants)
+        return self.nonce.encode(f"{sid}@{self.realm}", value)
 
     def decode_nonce(self, sid: str, nonce: str) -> str:
+        return self.decode_login(sid, nonce)[0]
+
+    def decode_login(self, sid: str, nonce: str) -> tuple[str, dict[str, Any] | None]:
         value = self.nonce.decode(f"{sid}@{self.realm}", nonce)
         if not isinstance(value, list) or not value or not isinstance(value[0], str):
             raise TokenError("securecookie: the value is not valid")
-        return value[0]
+        grants = value[2] if len(value) > 2 and isinstance(value[2], dict) else None
+        return value[0], grants
 
     # ---- contact token (5.7)
     def contact_token(self, userid_a: str, userid_b: str) -> str:

@@ -28,6 +28,7 @@ def on_hello(req: "Request") -> None:
         raise bad_request("message did not contain Hello")
     hub, session = req.hub, req.session
     session.ua = hello.get("Ua", "")
+    session.features = frozenset(hello.get("Features") or ())
     session.rev += 1
     name = hello.get("Name") or hello.get("Id", "")
     room_id, _ = hub.rooms.room_id(name, hello.get("Type", ""))

@@ -36,13 +36,15 @@ def on_authentication(req: "Request") -> None:
     if not session.nonce or session.nonce != nonce:
         raise ChannelError("invalid_session_token", "nonce validation failed")
     try:
-        userid = hub.tickets.decode_nonce(session.sid, nonce)
+        userid, grants = hub.tickets.decode_login(session.sid, nonce)
     except TokenError as exc:
         raise ChannelError("invalid_session_token", str(exc)) from None
     if userid != auth.get("Userid", ""):
         raise ChannelError("invalid_session_token", "user id mismatch")
+    if session.hello and not hub.rooms.granted(grants, session.roomid):
+        raise ChannelError("room_not_allowed", "This login is for another room")
     session.nonce = ""
-    hub.authenticate(session, userid)
+    hub.authenticate(session, userid, grants)
     hub.profile_changed(session)
     req.reply(hub.self_doc(session))
     hub.broadcast(session, status_doc(session))

@@ -227,16 +227,17 @@ class ClusterBus:
             if meta["id"] not in self.hub.sessions or not msg.reply:
                 return
             try:
-                answer = {"nonce": self.hub.authorize(meta["id"], meta["sid"], meta["u"])}
+                answer = {"nonce": self.hub.authorize(meta["id"], meta["sid"], meta["u"], meta.get("g"))}
             except ChannelError as exc:
                 answer = {"code": exc.code, "message": exc.message}
             await msg.respond(pack(answer))
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("bad cluster message dropped: %s", exc)
 
-    async def authorize_remote(self, session_id: str, sid: str, userid: str) -> str:
+    async def authorize_remote(self, session_id: str, sid: str, userid: str,
+                               grants: dict[str, Any] | None = None) -> str:
         """Mint a login nonce in the node that holds the session's connection, wherever it is."""
-        request = pack({"id": session_id, "sid": sid, "u": userid})
+        request = pack({"id": session_id, "sid": sid, "u": userid, **({"g": grants} if grants else {})})
         try:
             reply = await self.nc.request(f"{self.prefix}.auth", request, timeout=2)
             answer, _ = unpack(reply.data)

@@ -1,4 +1,4 @@
-"""User accounts without a user database: identities proven by HMAC secrets or client certificates.
+"""User accounts without a user database: identities proven by HMAC secrets, JWTs or client certificates.
 
 `make_mode(config)` returns the handler for `users.mode` (or None), which the REST end points and the
 websocket use to learn a userid from a request and to register new users.
@@ -6,12 +6,12 @@ websocket use to learn a userid from a request and to register new users.
 from __future__ import annotations
 
 from ..config import Config, ConfigError
-from .base import RequestFacts, UsersMode
+from .base import Login, RequestFacts, UsersMode
 from .certificate import CertificateMode
 from .httpheader import HttpHeaderMode
 from .sharedsecret import SharedSecretMode
 
-__all__ = ["RequestFacts", "UsersMode", "make_mode"]
+__all__ = ["Login", "RequestFacts", "UsersMode", "make_mode"]
 
 
 def make_mode(cfg: Config) -> UsersMode | None:
@@ -24,6 +24,9 @@ def make_mode(cfg: Config) -> UsersMode | None:
         return SharedSecretMode(secret.encode()) if secret else None
     if cfg.users_mode == "httpheader":
         return HttpHeaderMode(options.get("httpheader_header") or "x-users")
+    if cfg.users_mode == "jwt":
+        from .jwtmode import JwtMode  # pyjwt is loaded only where JWT logins are on
+        return JwtMode.from_options(options)
     if cfg.users_mode == "certificate":
         if not options.get("certificate_certificate"):
             raise ConfigError("users.certificate_certificate", "is required in certificate mode")
