@@ -1,7 +1,8 @@
 // User accounts (web-client.md 1.19; protocol.md 3.5, 3.6, 4.7.12). In sharedsecret mode we can
 // create an account (POST api/v1/users), keep its login (useridcombo + secret) and sign in again on
 // the next visit (PATCH api/v1/sessions/<id>/ → nonce → Authentication). In httpheader and
-// certificate modes the server knows who we are at connect time; we only show it.
+// certificate modes the server knows who we are at connect time; we only show it. In jwt mode an
+// integrator's link `/<room>?jwt=<token>` signs us in once; the token leaves the address bar at once.
 
 import { Emitter } from './events.js';
 import { cfg, appURL } from './config.js';
@@ -15,6 +16,33 @@ export class AccountError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * Take `?jwt=` out of the address (and so out of history, bookmarks and shared screenshots) and
+ * return it. Runs when this module loads, before anything reads or routes by the URL.
+ */
+function takeAddressToken(param) {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get(param);
+  if (token === null) return '';
+  url.searchParams.delete(param);
+  window.history.replaceState(window.history.state, '', `${url.pathname}${url.search}${url.hash}`);
+  return token.length <= 8192 ? token : '';
+}
+
+/** The claims of a JWT, unverified (the server verifies; we only read `name`), or {}. */
+export function jwtClaims(token) {
+  try {
+    const part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const bytes = Uint8Array.from(atob(part), (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    return claims && typeof claims === 'object' ? claims : {};
+  } catch {
+    return {};
+  }
+}
+
+const addressJwt = takeAddressToken('jwt');
 
 /** The expiry (unix seconds) of a useridcombo "<expiry>:<userid>[:...]", or 0. */
 function comboExpiry(combo) {
@@ -34,6 +62,7 @@ export class Accounts extends Emitter {
     this.triedFor = ''; // session id the automatic login ran for (once per session)
     this.lastError = '';
     this.shownUserid = '';
+    this.pendingJwt = this.enabled && this.mode === 'jwt' ? addressJwt : ''; // used once, never stored
     channel.on('self', (self) => {
       if ((self.Userid || '') !== this.shownUserid) {
         this.shownUserid = self.Userid || '';
@@ -80,9 +109,9 @@ export class Accounts extends Emitter {
 
   /** Should we sign in with the stored login now (a Self without Userid)? */
   wantsAutoLogin(self) {
-    if (!this.acceptsLogins || !self || self.Userid || this.busy) return false;
-    if (this.triedFor === self.Id) return false;
-    return !!this.storedLogin();
+    if (!self || self.Userid || this.busy || this.triedFor === self.Id) return false;
+    if (this.pendingJwt) return true;
+    return this.acceptsLogins && !!this.storedLogin();
   }
 
   async _json(method, path, body) {
@@ -144,20 +173,33 @@ export class Accounts extends Emitter {
     }
   }
 
-  /** Sign in with the stored login (once per session). Resolves true when signed in. */
+  /** Trade the link's JWT for a nonce; the token is used once, whatever the answer. */
+  async _jwtLogin(token) {
+    const self = this.channel.self;
+    const id = String(self.Id).replace(/[^A-Za-z0-9_=.~-]/g, (c) => encodeURIComponent(c));
+    const doc = await this._json('PATCH', `api/v1/sessions/${id}/`, { id: self.Id, sid: self.Sid, jwt: token });
+    this.pendingJwt = '';
+    await this._authenticate(doc.userid, doc.nonce);
+    return doc.userid;
+  }
+
+  /** Sign in with the link's JWT or the stored login (once per session). Resolves true when signed in. */
   async autoLogin() {
     const self = this.channel.self;
-    const login = this.storedLogin();
-    if (!self || !login) return false;
+    const token = this.pendingJwt;
+    const login = token ? null : this.storedLogin();
+    if (!self || (!token && !login)) return false;
     this.triedFor = self.Id;
     try {
-      await this._run(() => this._login(login));
-      this.emit('signed-in', { auto: true });
+      await this._run(() => (token ? this._jwtLogin(token) : this._login(login)));
+      const name = token ? jwtClaims(token).name : '';
+      this.emit('signed-in', { auto: true, name: typeof name === 'string' ? name.slice(0, 100) : '' });
       return true;
     } catch (err) {
       // a login the server refuses is of no use any more; a network problem may pass
       if (err.code !== 'network' && err.code !== 'offline') {
-        this.forget();
+        if (token) this.pendingJwt = '';
+        else this.forget();
         this.emit('login-failed', err);
       }
       return false;

@@ -316,7 +316,9 @@ class App extends Emitter {
     this.screenshare.on('change', () => this.render());
     this.screenshare.on('error', (err) => toast(t('Screen sharing failed: %s', err.message || err.name), { kind: 'error' }));
     this.accounts.on('change', () => this.render());
-    this.accounts.on('signed-in', () => {
+    this.accounts.on('signed-in', ({ name } = {}) => {
+      // a login link may offer a display name: taken only when the user has not chosen one
+      if (name && !this.profile.get('name')) this.profile.update({ name });
       this.render();
       if (this.welcome) this.welcome.renderAccount();
       if (this.accountGate) this.retryGatedRoom();

@@ -135,3 +135,28 @@ def test_httpheader_mode_shows_who_you_are(live_server, clients):
     assert "Your web server signed you in" in account.text_content()
     assert account.locator(".account-signout").count() == 0
     assert not a.real_errors(), a.errors
+
+
+JWT_KEY = "an-hs256-secret-of-at-least-32-bytes!"
+
+
+def test_jwt_link_signs_in_and_leaves_the_address_bar(live_server, clients):
+    import jwt
+    server = live_server({"users": {"enabled": True, "mode": "jwt", "jwt_key": JWT_KEY}})
+    room = "portal"
+    now = int(time.time())
+    token = jwt.encode({"sub": "dora", "name": "Dora from the portal", "room": room, "iat": now, "exp": now + 300},
+                       JWT_KEY, algorithm="HS256")
+    a = clients("", server.room_url(f"{room}?lang=en&jwt={token}"),
+                init_script="window.__historyAtStart = window.history.length;")
+    a.wait("() => window.__spreedTest.userid === 'dora'")
+    a.wait_ready(room)
+    assert token not in a.page.url and "jwt=" not in a.page.url and "lang=en" in a.page.url
+    # the token is not in history either: the entry was replaced, not added
+    assert a.page.evaluate("() => window.history.length === window.__historyAtStart")
+    assert token not in a.page.evaluate("() => JSON.stringify(window.history.state) + document.referrer")
+    patch = [f for f in a.sent("Authentication")]
+    assert patch and patch[-1]["Authentication"]["Authentication"]["Userid"] == "dora"
+    assert a.page.evaluate("() => JSON.parse(localStorage.getItem('spreed-client-profile') "
+                           "|| sessionStorage.getItem('spreed-client-profile') || '{}').name") == "Dora from the portal"
+    assert not a.real_errors()
