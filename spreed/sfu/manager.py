@@ -155,6 +155,7 @@ class SfuManager:
         self.backends = [Backend(self, url) for url in cfg.sfu_urls]
         self.rooms: dict[str, SfuRoom] = {}
         self._scheduled: set[str] = set()
+        self.mesh_grace = MESH_GRACE
         self.stats_counters = {"publishes": 0, "subscribes": 0, "fallbacks": 0}
 
     # ------------------------------------------------------------ lifecycle
@@ -239,11 +240,9 @@ class SfuManager:
                 asyncio.ensure_future(self._destroy(room))
             elif room.teardown is None:
                 room.teardown = asyncio.get_running_loop().call_later(
-                    MESH_GRACE, lambda: asyncio.ensure_future(self._destroy(room)))
-        else:
-            self._announce(room_id, "mesh", only_new=True)
+                    self.mesh_grace, lambda: asyncio.ensure_future(self._destroy(room)))
 
-    def _announce(self, room_id: str, mode: str, reason: str = "", only_new: bool = False) -> None:
+    def _announce(self, room_id: str, mode: str, reason: str = "") -> None:
         """Tell the room's capable members (each once per change) whether to use the SFU."""
         room = self.hub.rooms.rooms.get(room_id)
         if room is None:
@@ -254,11 +253,8 @@ class SfuManager:
         for member in list(room.members.values()):
             if not self.capable(member) or member.conn is None:
                 continue
-            told = getattr(member, "sfu_mode", "")
-            if only_new and told:
-                continue
-            if told == mode and mode == "mesh":
-                continue
+            if mode == "mesh" and member.sfu_mode != "sfu":
+                continue  # mesh is what a client does unless told otherwise
             member.sfu_mode = mode
             self.hub.reply(member, doc)
 
@@ -403,7 +399,7 @@ class SfuManager:
             return
         doc = {"Type": "Sfu", "Sfu": {"Mode": "sfu", "Reason": "", "Feeds": self._feeds(room.id)}}
         for member in list(live.members.values()):
-            if self.capable(member) and member.conn is not None and getattr(member, "sfu_mode", "") == "sfu":
+            if self.capable(member) and member.conn is not None and member.sfu_mode == "sfu":
                 self.hub.reply(member, doc)
 
     # ------------------------------------------------------------ subscribers
