@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import logging
 import socket
 from typing import Any
 
@@ -25,6 +26,7 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.util import _websocket_mask
 from tornado.websocket import WebSocketProtocol13
 
+log = logging.getLogger("spreed.ws")
 READ_SIZE = 65536
 YIELD_AFTER = 64 * 1024  # bytes handled before letting other connections run (as Tornado does)
 
@@ -208,6 +210,7 @@ class ChunkReadingProtocol(WebSocketProtocol13):
         turn our FIN into a reset that could destroy the Close frame before the client reads it.
         """
         if not self.server_terminated and not self.stream.closed():
+            log.debug("closing a websocket with %d: %s", code, reason)
             self._send_close(code, reason)
             _Linger.start(self.stream)
         self._abort()

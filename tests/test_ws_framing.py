@@ -18,6 +18,8 @@ import struct
 
 import pytest
 
+from server_process import processes  # noqa: F401  (a fixture)
+
 
 TEXT, BINARY, CLOSE, PING, PONG, CONT = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
 SECOND = 1.0  # every answer to a violation, and the end of the connection after it, within this
@@ -613,3 +615,33 @@ async def test_violators_are_dropped_while_a_pair_chats_losslessly(server):
     users = await watcher.request("Users", {})
     assert [u["Id"] for u in users["Data"]["Users"]] == [watcher.id]
     assert sorted(server.hub.sessions) == sorted([a.id, b.id, watcher.id])
+
+
+@pytest.mark.gen_test(timeout=40)
+async def test_the_same_on_the_production_event_loop(processes, tmp_path):
+    """A real `server.py` process (uvloop when installed, as deployed): codes, clean ends, and a clean log."""
+    from types import SimpleNamespace
+    server = processes(tmp_path, {"limits": {"maxMessageBytes": 65536}}).start()
+    await server.ready()
+    target = SimpleNamespace(port=server.port, config=SimpleNamespace(base_path="/"))
+    cases = [
+        (frame(TEXT, b'"\xfe\xff"'), 1007),
+        (frame(TEXT, b"{}", masked=False), 1002),
+        (frame(0xF, b""), 1002),
+        (frame(CLOSE, close_payload(1005)), 1002),
+        (frame(CLOSE, close_payload(4000)), 4000),
+        (frame(TEXT, b'{"Iid":"', fin=False) + frame(CONT, b"\xf0\x28", fin=False), 1007),
+        (frame(BINARY, b"", length=65537)[:14] + os.urandom(200_000), 1009),
+    ]
+    for data, code in cases:
+        ws = await RawWs.open(target)
+        await ws.send(data)
+        await ws.expect_close(code)
+        ws.close()
+    ws = await RawWs.open(target)  # and the server serves on
+    await ws.send(frame(TEXT, alive("alive")))
+    await ws.alive_reply("alive")
+    ws.close()
+    await server.terminate()
+    log = server.proc.stderr.read().decode()
+    assert "Traceback" not in log and "ERROR" not in log, log
