@@ -179,11 +179,39 @@ export class PeerConnection extends Emitter {
     for (const c of list) await this.addCandidate(c);
   }
 
-  /** Inbound video/audio counters from getStats (for tests and diagnostics). */
+  /**
+   * Inbound video/audio counters from getStats (for tests and diagnostics), plus the selected
+   * candidate pair and every local/remote candidate address. Browsers name these differently:
+   * Chrome and Safari point at the pair from the transport (selectedCandidatePairId), Firefox has no
+   * transport stats and flags the pair itself (selected); older ones call the address ip/ipAddress.
+   */
   async stats() {
-    const out = { framesDecoded: 0, bytesReceived: 0, videoBytesReceived: 0, audioBytesReceived: 0, frameWidth: 0 };
+    const out = {
+      framesDecoded: 0, bytesReceived: 0, videoBytesReceived: 0, audioBytesReceived: 0, frameWidth: 0,
+      pair: null, candidates: { local: [], remote: [] },
+    };
     if (this.closed) return out;
     const report = await this.pc.getStats();
+    const byId = new Map();
+    report.forEach((s) => byId.set(s.id, s));
+    let pair = null;
+    report.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pair = pair || byId.get(s.selectedCandidatePairId);
+    });
+    if (!pair) {
+      report.forEach((s) => {
+        if (s.type === 'candidate-pair' && (s.selected || (s.nominated && s.state === 'succeeded'))) pair = pair || s;
+      });
+    }
+    const candidate = (s) => (s ? {
+      address: s.address || s.ip || s.ipAddress || '', port: s.port || s.portNumber || 0,
+      protocol: s.protocol || s.transport || '', type: s.candidateType || '',
+    } : null);
+    if (pair) out.pair = { local: candidate(byId.get(pair.localCandidateId)), remote: candidate(byId.get(pair.remoteCandidateId)) };
+    report.forEach((s) => {
+      if (s.type === 'local-candidate') out.candidates.local.push(candidate(s).address);
+      else if (s.type === 'remote-candidate') out.candidates.remote.push(candidate(s).address);
+    });
     report.forEach((s) => {
       if (s.type !== 'inbound-rtp') return;
       const kind = s.kind || s.mediaType;

@@ -316,3 +316,76 @@ def call_between_two(server: "LiveServer", clients: Callable[..., "Client"], roo
 def unnamed_controls(page: Any) -> list[str]:
     """Visible controls without an accessible name (text, label, aria-label, title or placeholder)."""
     return page.evaluate(UNNAMED_CONTROLS)
+
+
+# ---------------------------------------------------------------- Firefox (WebDriver BiDi)
+
+try:
+    from .firefox_bidi import FIREFOX, Firefox, FirefoxPage, LoopbackNetns, NetnsError
+except ImportError:  # pragma: no cover - websockets missing
+    Firefox = None  # type: ignore[assignment,misc]
+    FIREFOX = "/usr/bin/firefox-esr"
+
+
+@pytest.fixture(scope="session")
+def loopback_netns():
+    """A network namespace with only `lo` for Firefox (and the Chromium that calls it): its ICE
+    cannot reach any other interface, whatever the prefs say."""
+    if Firefox is None:
+        pytest.skip("the websockets package is not installed")
+    if not Path(FIREFOX).exists():
+        pytest.skip(f"{FIREFOX} not found (apt-get install firefox-esr)")
+    try:
+        ns = LoopbackNetns()
+    except NetnsError as err:
+        pytest.skip(f"no loopback-only network namespace here (needs root): {err}")
+    yield ns
+    ns.close()
+
+
+@pytest.fixture(scope="session")
+def firefox(loopback_netns):
+    """One headless firefox-esr for the whole run (it costs 2-3 s and ~500 MiB): users are user contexts."""
+    ff = Firefox(FIREFOX, netns=loopback_netns)
+    yield ff
+    ff.close()
+
+
+def expose_in_netns(server: LiveServer, netns: "LoopbackNetns") -> LiveServer:
+    """Let the namespace reach the server: one more listening socket, inside it, on the same port."""
+    sock = netns.listener(server.handle.port)
+    server.call(lambda: server.handle.server.add_sockets([sock]))
+    return server
+
+
+@pytest.fixture
+def ff_live_server(live_server, loopback_netns):
+    """factory(overrides=None) -> LiveServer reachable from the host and from the loopback namespace."""
+    def factory(overrides: dict[str, dict[str, Any]] | None = None) -> LiveServer:
+        return expose_in_netns(live_server(overrides), loopback_netns)
+    return factory
+
+
+@pytest.fixture
+def ff_server(ff_live_server) -> LiveServer:
+    return ff_live_server()
+
+
+@pytest.fixture
+def ff_clients(firefox):
+    """factory(name, url, viewport=DESKTOP, profile=None) -> FirefoxPage in its own user context."""
+    made: list[FirefoxPage] = []
+
+    def factory(name: str, url: str, viewport: dict[str, int] | None = None,
+                profile: dict[str, Any] | None = None) -> FirefoxPage:
+        settings = {"quality": "low", "sounds": True, "name": name}
+        settings.update(profile or {})
+        seed = ("try { if (!localStorage.getItem('spreed-client-profile')) "
+                f"localStorage.setItem('spreed-client-profile', {json.dumps(json.dumps(settings))}); }} catch (e) {{}}")
+        page = firefox.new_page(name, url, viewport or DESKTOP, init_script=seed)
+        made.append(page)
+        return page
+
+    yield factory
+    for page in made:
+        page.close()
