@@ -65,7 +65,9 @@ class Request:
 class Hub:
     def __init__(self, config: Config, bus: Bus | None = None) -> None:
         from .channeling import HANDLERS  # the registry, filled by the handler modules
+        from .moderation import Moderation
         self.handlers = HANDLERS
+        self.moderation = Moderation(self)
         self.config = config
         self.tickets = Tickets(config.session_secret, config.encryption_secret, config.computed_realm,
                                config.turn_secret, shared_nonces=bool(config.nats.get("url")))
@@ -174,8 +176,10 @@ class Hub:
             self.broadcast(session, {"Type": "Left", "Id": session.id, "Status": "hard"}, membership=True)
             self.rooms.leave(session, session.roomid)
             session.hello = False
+            self.moderation.left(session, session.roomid)
             if self.sfu is not None:
                 self.sfu.session_left(session, session.roomid)
+        self.moderation.session_gone(session)
         linked = session.subscribers | session.subscriptions
         if linked:
             data = envelope({"Type": "Left", "Id": session.id, "Status": "hard"}, session.id,
@@ -309,6 +313,7 @@ class Hub:
 
     def left(self, session: Session, room_id: str, status: str = "") -> None:
         """`status` "soft" or "hard" is announced by the other nodes; "" leaves silently."""
+        self.moderation.left(session, room_id)
         if self.cluster is not None:
             self.cluster.session_left(session, room_id, status)
         if self.sfu is not None:

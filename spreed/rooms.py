@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .config import Config
 from .errors import ChannelError
@@ -61,7 +61,10 @@ class RoomManager:
         allowed = (grants or {}).get("room", "*")
         return allowed == "*" or self.room_id(allowed, "")[0] == room_id
 
-    def join(self, session: Session, name: str, room_type: str, credentials: dict[str, Any] | None) -> Room:
+    def join(self, session: Session, name: str, room_type: str, credentials: dict[str, Any] | None,
+             invited: bool = False, gate: Callable[[Room], None] | None = None) -> Room:
+        """Every check of a join, then membership. An invite skips the PIN; `gate` (moderation's
+        lock) runs after the PIN check, so a lobby only ever holds people who know the PIN."""
         room_id, kind = self.room_id(name, room_type)
         cfg = self.config
         if not self.granted(session.grants, room_id):
@@ -79,7 +82,10 @@ class RoomManager:
                 raise ChannelError("room_limit_reached", "The server cannot open more rooms right now")
             room = self.rooms[room_id] = Room(room_id, kind, name, _pin(credentials))
         room.touch()
-        self._check_credentials(session, room, credentials)
+        if not invited:
+            self._check_credentials(session, room, credentials)
+        if gate is not None:
+            gate(room)
         room.members[session.id] = session
         return room
 

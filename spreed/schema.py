@@ -132,7 +132,7 @@ class Doc(Kind):
 
 Credentials = Doc("Credentials", ("PIN", STR))
 Hello = Doc("Hello", ("Version", STR), ("Ua", STR), ("Id", STR), ("Name", STR), ("Type", STR),
-            ("Credentials", Credentials), ("Features", ListOf(STR)))
+            ("Credentials", Credentials), ("Features", ListOf(STR)), ("Invite", STR))
 Room = Doc("Room", ("Type", STR), ("Name", STR), ("Credentials", Credentials))
 Offer = Doc("Offer", ("Type", STR), ("To", STR), ("Offer", OBJECT))
 Candidate = Doc("Candidate", ("Type", STR), ("To", STR), ("Candidate", ANY))
@@ -159,13 +159,15 @@ Authentication = Doc("Authentication", ("Type", STR), ("Authentication", Authent
 SessionsRequest = Doc("SessionsRequest", ("Token", STR), ("Type", STR))
 Sessions = Doc("Sessions", ("Type", STR), ("Sessions", SessionsRequest))
 Empty = Doc("Empty")
+Moderate = Doc("Moderate", ("Action", STR), ("Target", STR), ("Expires", UINT))  # ours: docs/moderation.md
 
 Incoming = Doc("Incoming", ("Type", STR), ("Hello", Hello), ("Offer", Offer), ("Candidate", Candidate),
                ("Answer", Answer), ("Bye", Bye), ("Status", Status), ("Chat", Chat),
                ("Conference", Conference), ("Alive", Alive), ("Authentication", Authentication),
                ("Sessions", Sessions), ("Room", Room), ("Iid", STR),
                # ours, for the SFU (docs/sfu.md); only clients that saw Features in Self send them
-               ("SfuPublish", OBJECT), ("SfuUnpublish", OBJECT), ("SfuAnswer", OBJECT), ("SfuLayer", OBJECT))
+               ("SfuPublish", OBJECT), ("SfuUnpublish", OBJECT), ("SfuAnswer", OBJECT), ("SfuLayer", OBJECT),
+               ("Moderate", Moderate))
 
 
 def find_iid(value: Any) -> str:

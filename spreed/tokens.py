@@ -113,6 +113,7 @@ class Tickets:
             if shared_nonces else os.urandom(64)
         self.nonce = Codec(nonce_key, None, 60)
         self.contact = Codec(session_secret, encryption_secret, 0)
+        self.invite = Codec(session_secret, encryption_secret, 0)  # expiry is inside (docs/moderation.md)
         self._encryption_secret = encryption_secret
         self.realm = computed_realm
         self.turn_secret = turn_secret
@@ -187,6 +188,17 @@ class Tickets:
             raise TokenError("securecookie: the value is not valid")
         grants = value[2] if len(value) > 2 and isinstance(value[2], dict) else None
         return value[0], grants
+
+    # ---- invite links (ours): a room, its invite generation and an expiry, sealed
+    def invite_token(self, room_id: str, generation: str, expires: int) -> str:
+        return self.invite.encode("invite@" + self.realm, {"R": room_id, "G": generation, "E": expires})
+
+    def decode_invite(self, token: str) -> tuple[str, str, int]:
+        value = self.invite.decode("invite@" + self.realm, token)
+        if not isinstance(value, dict) or not isinstance(value.get("R"), str) or not isinstance(value.get("G"), str) \
+                or not isinstance(value.get("E"), int):
+            raise TokenError("securecookie: the value is not valid")
+        return value["R"], value["G"], value["E"]
 
     # ---- contact token (5.7)
     def contact_token(self, userid_a: str, userid_b: str) -> str:

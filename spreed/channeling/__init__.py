@@ -17,4 +17,4 @@ def handles(type_: str) -> Callable[[Handler], Handler]:
     return register
 
 
-from . import chat, presence, rooms, sessions, signalling  # noqa: E402,F401  (they register themselves)
+from . import chat, moderation, presence, rooms, sessions, signalling  # noqa: E402,F401  (they register themselves)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import ChannelError, bad_request
+from ..moderation import LobbyWait
 from . import handles
 
 if TYPE_CHECKING:
@@ -34,8 +35,15 @@ def on_hello(req: "Request") -> None:
     room_id, _ = hub.rooms.room_id(name, hello.get("Type", ""))
     if session.hello and session.roomid != room_id:
         leave_room(hub, session, "soft")
+    moderation = hub.moderation
     try:
-        room = hub.rooms.join(session, name, hello.get("Type", ""), hello.get("Credentials"))
+        invited = moderation.check_entry(session, room_id, hello.get("Invite", ""))
+        room = hub.rooms.join(session, name, hello.get("Type", ""), hello.get("Credentials"), invited,
+                              lambda room: moderation.gate(session, room, invited))
+    except LobbyWait as wait:
+        leave_room(hub, session, "soft")
+        req.reply(wait.doc)
+        return
     except ChannelError:
         # a failed re-join of the current room must not leave a member behind that nobody hears of
         leave_room(hub, session, "soft")
@@ -43,9 +51,10 @@ def on_hello(req: "Request") -> None:
     session.hello = True
     session.roomid = room.id
     hub.joined(session)
+    moderation.joined(session, room)
     hub.broadcast(session, session.doc("Joined", with_rev=False), membership=True)
     req.reply({"Type": "Welcome", "Room": {"Type": room.type, "Name": room.name, "Credentials": None},
-               "Users": hub.users_list(room.id)})
+               "Users": hub.users_list(room.id), **moderation.welcome_extras(session, room)})
     hub.conference_update(room.id, membership=True)
 
 

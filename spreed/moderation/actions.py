@@ -1,0 +1,166 @@
+"""The moderator actions of a `Moderate` document: one function per Action (docs/moderation.md).
+
+Each gets the acting request, the room and the Moderate document, and returns the reply document.
+The handler has already checked that the sender is a moderator of the room it is in.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..channeling.rooms import leave_room  # the one way out of a room, with Left for the others
+from ..errors import ChannelError, bad_request
+from .manager import capable, is_jwt_moderator
+from .state import ban_keys, new_generation
+
+if TYPE_CHECKING:
+    from ..hub import Request
+    from ..rooms import Room
+    from ..session import Session
+
+Action = Callable[["Request", "Room", dict[str, Any]], dict[str, Any]]
+ACTIONS: dict[str, Action] = {}
+INVITE_DEFAULT = 86400
+INVITE_MAX = 30 * 86400
+REMOVED_CLOSE, ENDED_CLOSE = 4001, 4002  # for clients that cannot be told with a document
+
+
+def action(name: str) -> Callable[[Action], Action]:
+    def register(func: Action) -> Action:
+        ACTIONS[name] = func
+        return func
+    return register
+
+
+def _member(room: "Room", doc: dict[str, Any]) -> "Session":
+    target = room.members.get(doc.get("Target", ""))
+    if target is None:
+        raise ChannelError("no_such_session", "No such participant in this room")
+    return target
+
+
+def _state_reply(req: "Request", room: "Room") -> dict[str, Any]:
+    return req.hub.moderation.state_doc(req.session, room)
+
+
+def put_out(req: "Request", target: "Session", event: str, close_code: int) -> None:
+    """Take a member out of the room: a capable client is told, the original client's socket closes."""
+    hub, room_name = req.hub, target.roomid.partition(":")[2]
+    if capable(target):
+        hub.moderation.event(target.id, event, room_name, req.session.id)
+    leave_room(hub, target, "soft")
+    if not capable(target) and target.conn is not None:
+        target.conn.close(close_code, event)
+
+
+@action("lock")
+def lock(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    req.hub.moderation.state(room.id).locked = True
+    req.hub.moderation.changed(room.id)
+    return _state_reply(req, room)
+
+
+@action("unlock")
+def unlock(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    mod = req.hub.moderation
+    state = mod.state(room.id)
+    state.locked = False
+    for waiting_id in list(state.lobby):  # whoever knocked may come in now
+        state.admit(waiting_id)
+        mod.waiting.pop(waiting_id, None)
+        mod.event(waiting_id, "admitted", room.name, req.session.id)
+    mod.changed(room.id)
+    return _state_reply(req, room)
+
+
+def _knocker(req: "Request", room: "Room", doc: dict[str, Any]) -> str:
+    target = doc.get("Target", "")
+    if target not in req.hub.moderation.state(room.id).lobby:
+        raise ChannelError("no_such_session", "Nobody with that id is waiting")
+    return target
+
+
+@action("admit")
+def admit(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    mod, target = req.hub.moderation, _knocker(req, room, doc)
+    mod.state(room.id).admit(target)
+    mod.waiting.pop(target, None)
+    mod.event(target, "admitted", room.name, req.session.id)
+    mod.changed(room.id)
+    return _state_reply(req, room)
+
+
+@action("deny")
+def deny(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    mod, target = req.hub.moderation, _knocker(req, room, doc)
+    mod.state(room.id).lobby.pop(target, None)
+    mod.waiting.pop(target, None)
+    mod.event(target, "denied", room.name, req.session.id)
+    mod.changed(room.id)
+    return _state_reply(req, room)
+
+
+@action("remove")
+def remove(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    hub, target = req.hub, _member(room, doc)
+    if target.id == req.session.id:
+        raise bad_request("use Leave to leave a room")
+    hub.moderation.state(room.id).ban(ban_keys(target.id, target.userid))
+    for member_id in list(room.members):  # its calls end in every client, the original one included
+        if member_id != target.id:
+            hub.unicast(target, member_id, {"Type": "Bye", "To": member_id, "Bye": {"Reason": "removed"}})
+    put_out(req, target, "removed", REMOVED_CLOSE)
+    return _state_reply(req, room)
+
+
+@action("mute")
+def mute(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    targets = [_member(room, doc)] if doc.get("Target") else \
+        [m for m in room.members.values() if m.id != req.session.id]
+    for target in targets:
+        if capable(target):
+            req.hub.moderation.event(target.id, "mute", room.name, req.session.id)
+    return _state_reply(req, room)
+
+
+@action("end")
+def end(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    hub = req.hub
+    state = hub.moderation.state(room.id)
+    for waiting_id in list(state.lobby):
+        hub.moderation.waiting.pop(waiting_id, None)
+        hub.moderation.event(waiting_id, "ended", room.name, req.session.id)
+    state.lobby.clear()
+    for member in [m for m in room.members.values() if m.id != req.session.id]:
+        put_out(req, member, "ended", ENDED_CLOSE)
+    leave_room(hub, req.session, "soft")
+    return {"Type": "Moderated", "Moderated": {"Action": "ended", "Room": room.name, "By": req.session.id}}
+
+
+@action("handover")
+def handover(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    mod, target = req.hub.moderation, _member(room, doc)
+    state = mod.state(room.id)
+    state.moderators.add(target.id)
+    if target.id != req.session.id and not is_jwt_moderator(req.session):
+        state.moderators.discard(req.session.id)
+    mod.changed(room.id)
+    return _state_reply(req, room)
+
+
+@action("invite")
+def invite(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    lifetime = doc.get("Expires") or INVITE_DEFAULT
+    if not isinstance(lifetime, (int, float)) or isinstance(lifetime, bool) or lifetime < 60:
+        raise bad_request("Expires must be a number of seconds (at least 60)")
+    expires = int(time.time() + min(lifetime, INVITE_MAX))
+    generation = req.hub.moderation.state(room.id).invite_generation
+    return {"Type": "Invite", "Invite": {"Token": req.hub.tickets.invite_token(room.id, generation, expires),
+                                         "Expires": expires}}
+
+
+@action("revokeInvites")
+def revoke_invites(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    req.hub.moderation.state(room.id).invite_generation = new_generation()
+    req.hub.moderation.changed(room.id)
+    return _state_reply(req, room)
