@@ -14,6 +14,7 @@ export const QUALITY_CONSTRAINTS = {
 const METER_INTERVAL = 150;
 const TALK_START = 30;
 const TALK_STOP = 18;
+const DEVICES_WAIT = 1500;
 
 /** An error with a short kind the UI can explain: denied, nodevices, busy, insecure, failed. */
 export class MediaError extends Error {
@@ -112,7 +113,9 @@ export class Media extends Emitter {
 
   async _acquire() {
     if (!this.supported) throw new MediaError(window.isSecureContext === false ? 'insecure' : 'failed');
-    const list = await this.devices();
+    // Firefox answers enumerateDevices only once the page has focus; a conference room opened in a
+    // background window must not wait for that, so after a moment the devices count as unknown
+    const list = await Promise.race([this.devices(), new Promise((resolve) => { setTimeout(() => resolve([]), DEVICES_WAIT); })]);
     const known = list.length > 0;
     const hasAudio = !known || list.some((d) => d.kind === 'audioinput');
     const hasVideo = !known || list.some((d) => d.kind === 'videoinput');

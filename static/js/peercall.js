@@ -132,12 +132,33 @@ export class PeerConnection extends Emitter {
     const sender = this.senders[kind];
     if (sender) {
       await sender.replaceTrack(track).catch((err) => console.warn('replaceTrack failed', err));
+      await this._syncSending(sender);
+    }
+  }
+
+  /**
+   * A sender without a track sends nothing in Chrome and Safari, but Firefox keeps sending about one
+   * black frame a second; an inactive encoding stops that everywhere, so the far end sees the video
+   * stop and shows the placeholder. Needs negotiated parameters, so it runs again after each offer/answer.
+   */
+  async _syncSending(sender) {
+    if (!sender || typeof sender.getParameters !== 'function' || typeof sender.setParameters !== 'function') return;
+    const on = !!sender.track;
+    try {
+      const params = sender.getParameters();
+      if (!params.encodings || !params.encodings.length) return;
+      if (params.encodings.every((e) => (e.active !== false) === on)) return;
+      for (const e of params.encodings) e.active = on;
+      await sender.setParameters(params);
+    } catch (err) {
+      console.warn('setParameters failed', err);
     }
   }
 
   async offer(extra = {}) {
     const desc = await this.pc.createOffer();
     await this.pc.setLocalDescription(desc);
+    await this._syncSending(this.senders.video);
     const local = this.pc.localDescription;
     this.signal('Offer', { type: local.type, sdp: local.sdp, ...extra });
   }
@@ -150,6 +171,7 @@ export class PeerConnection extends Emitter {
   async answer(extra = {}) {
     const desc = await this.pc.createAnswer();
     await this.pc.setLocalDescription(desc);
+    await this._syncSending(this.senders.video);
     const local = this.pc.localDescription;
     this.signal('Answer', { type: local.type, sdp: local.sdp, ...extra });
   }
@@ -177,6 +199,17 @@ export class PeerConnection extends Emitter {
     const list = this.pendingCandidates;
     this.pendingCandidates = [];
     for (const c of list) await this.addCandidate(c);
+  }
+
+  /** Video frames decoded so far: tells whether pictures still arrive, whatever the page renders. */
+  async framesDecoded() {
+    if (this.closed) return 0;
+    const report = await this.pc.getStats();
+    let n = 0;
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' && (s.kind || s.mediaType) === 'video') n += s.framesDecoded || 0;
+    });
+    return n;
   }
 
   /**

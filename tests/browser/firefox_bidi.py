@@ -180,6 +180,11 @@ LOOPBACK_PREFS: dict[str, Any] = {
 CLONE_NEWNET = 0x40000000
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the test process dies, so no browser outlives a killed run."""
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class NetnsError(RuntimeError):
     """No loopback-only network namespace can be made here (needs root and util-linux)."""
 
@@ -192,7 +197,8 @@ class LoopbackNetns:
             raise NetnsError("unshare, nsenter or ip (util-linux, iproute2) missing")
         self.proc = subprocess.Popen(
             ["unshare", "--net", "--", "sh", "-c", "ip link set lo up && echo ready && exec sleep 86400"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            preexec_fn=_die_with_parent)
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else b""
@@ -360,26 +366,33 @@ class Firefox:
         self.proc = subprocess.Popen(
             netns.command(argv) if netns else argv,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent)
         self.log: list[str] = []
+        self.pages: list[FirefoxPage] = []
+        try:
+            self._connect(start_timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, start_timeout: float) -> None:
+        """Read the BiDi address from stderr, connect (inside the namespace) and open a session."""
         found: concurrent.futures.Future[str] = concurrent.futures.Future()
         threading.Thread(target=self._stderr, args=(found,), name="firefox-stderr", daemon=True).start()
         try:
             url = found.result(start_timeout)
         except concurrent.futures.TimeoutError:
-            self.kill()
             raise BiDiError("firefox did not announce WebDriver BiDi:\n" + "\n".join(self.log[-20:])) from None
         sock = None
-        if netns:
+        if self.netns:
             m = re.match(r"ws://([^:/]+|\[[^\]]+\]):(\d+)", url)
             assert m, url
-            sock = netns.connect(m.group(1).strip("[]"), int(m.group(2)))
+            sock = self.netns.connect(m.group(1).strip("[]"), int(m.group(2)))
         self.bidi = BiDi(url + "/session", sock=sock)
         caps = self.bidi.command("session.new", {"capabilities": {"alwaysMatch": {
-            "acceptInsecureCerts": True, "unhandledPromptBehavior": {"default": "accept"}}}})
+            "acceptInsecureCerts": True, "unhandledPromptBehavior": {"default": "accept"}}}}, timeout=60)
         self.version = caps.get("capabilities", {}).get("browserVersion", "")
         self.bidi.command("session.subscribe", {"events": ["log.entryAdded"]})
-        self.pages: list[FirefoxPage] = []
 
     def _stderr(self, found: concurrent.futures.Future[str]) -> None:
         assert self.proc.stderr is not None
@@ -468,12 +481,14 @@ class Firefox:
 
     def close(self) -> None:
         """browser.close, then the process group is killed if it lingers; the profile is removed."""
-        try:
-            if not self.bidi.closed:
-                self.bidi.command("browser.close", timeout=5)
-        except BiDiError:
-            pass
-        self.bidi.close()
+        bidi = getattr(self, "bidi", None)
+        if bidi is not None:
+            try:
+                if not bidi.closed:
+                    bidi.command("browser.close", timeout=5)
+            except BiDiError:
+                pass
+            bidi.close()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:

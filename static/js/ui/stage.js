@@ -220,12 +220,21 @@ export class Stage {
     tile.el.classList.toggle('novideo', !hasVideo);
   }
 
-  /** Once a second: a remote video whose frames stopped (camera off, sender gone) shows the placeholder. */
+  /**
+   * Once a second: a remote video whose frames stopped (camera off, sender gone) shows the placeholder.
+   * Frames count as arriving while the element's playback counter or the connection's decoded-frame
+   * counter moves: Firefox leaves totalVideoFrames at 0 for live streams.
+   */
   watchFrames() {
-    for (const tile of this.tiles.values()) {
+    for (const [peerId, tile] of this.tiles) {
       const v = tile.video;
-      if (!tile.stream || typeof v.getVideoPlaybackQuality !== 'function') continue;
-      const frames = v.getVideoPlaybackQuality().totalVideoFrames;
+      const call = this.app.calls.get(peerId);
+      const pc = call && call.pc;
+      const decoded = !!pc && typeof pc.framesDecoded === 'function';
+      const played = typeof v.getVideoPlaybackQuality === 'function';
+      if (!tile.stream || (!played && !decoded)) continue;
+      if (decoded) pc.framesDecoded().then((n) => { tile.decoded = n; }, () => {});
+      const frames = `${played ? v.getVideoPlaybackQuality().totalVideoFrames : 0}/${tile.decoded || 0}`;
       if (frames !== tile.lastFrames) {
         tile.lastFrames = frames;
         tile.stall = 0;
