@@ -162,6 +162,14 @@ class ClusterBus:
         if room is not None:
             self._state({"e": "pin", "r": room_id, "pin": room.pin})
 
+    def moderation_changed(self, room_id: str, record: dict[str, Any]) -> None:
+        """A room's whole moderation record (roles, lock, lobby, bans, invite generation): last one wins."""
+        self._state({"e": "mod", "r": room_id, "m": record})
+
+    def moderation_put_out(self, session_id: str, event: str, by: str) -> None:
+        """Ask the node holding a session to take it out of its room (a removal or the end of a meeting)."""
+        self._state({"e": "out", "id": session_id, "ev": event, "by": by})
+
     def _room_state(self, room_id: str) -> dict[str, Any]:
         room = self.hub.rooms.rooms[room_id]
         return {"id": room.id, "type": room.type, "name": room.name, "pin": room.pin}
@@ -175,6 +183,8 @@ class ClusterBus:
                              "snap": True})
             else:
                 self._state({"e": "session", "s": session_state(session)})
+        for room_id, record in self.hub.moderation.records():
+            self.moderation_changed(room_id, record)
 
     # ------------------------------------------------------------ receiving
     async def _on_broadcast(self, msg: Any) -> None:
@@ -211,6 +221,10 @@ class ClusterBus:
             replica.claim(node, event["id"])
         elif kind == "pin":
             replica.room_pin(event["r"], event.get("pin", ""))
+        elif kind == "mod":
+            self.hub.moderation.apply_remote(event["r"], event["m"])
+        elif kind == "out":
+            self.hub.moderation.put_out_local(event["id"], event["ev"], event.get("by", ""))
 
     async def _on_direct(self, msg: Any) -> None:
         try:
@@ -256,7 +270,8 @@ class ClusterBus:
             for node, seen in list(self.nodes.items()):
                 if now - seen > self.node_timeout:
                     del self.nodes[node]
-                    count = self.replica.purge_node(node)
+                    # one survivor (the lowest id) passes on the moderator roles the dead node's sessions held
+                    count = self.replica.purge_node(node, decide=self.node == min([self.node, *self.nodes]))
                     log.warning("node %s silent for %.0f s: %d of its sessions left", node, now - seen, count)
 
     def stats(self) -> dict[str, Any]:

@@ -36,6 +36,7 @@ class Replica:
         stub.rev = state.get("rev", 0)
         stub.status = state.get("status")
         stub.stamp = state.get("stamp", stub.stamp)
+        stub.features = frozenset(state.get("f", ()))
         return stub
 
     def join(self, node: str, state: dict[str, Any], room: dict[str, Any], snapshot: bool) -> None:
@@ -92,11 +93,16 @@ class Replica:
         if room is not None:
             room.pin = pin
 
-    def purge_node(self, node: str) -> int:
-        """A node died: its sessions leave their rooms "hard", as a disconnect would have said."""
+    def purge_node(self, node: str, decide: bool = False) -> int:
+        """A node died: its sessions leave their rooms "hard", as a disconnect would have said.
+
+        `decide`: this node speaks for the dead one where a room needs a new moderator."""
         stubs = [s for s in self.hub.remote.values() if s.node == node]
         for stub in stubs:
+            room_id = stub.roomid if stub.hello else ""
             self.gone(stub.id, "hard")
+            if decide and room_id:
+                self.hub.moderation.left(stub, room_id)
         return len(stubs)
 
     # ------------------------------------------------------------ helpers

@@ -20,5 +20,8 @@ def unpack(data: bytes) -> tuple[dict[str, Any], bytes]:
 
 def session_state(session: Any) -> dict[str, Any]:
     """What other nodes need to list and route to a session."""
-    return {"id": session.id, "userid": session.userid, "ua": session.ua, "rev": session.rev,
-            "status": session.status, "stamp": session.stamp}
+    state = {"id": session.id, "userid": session.userid, "ua": session.ua, "rev": session.rev,
+             "status": session.status, "stamp": session.stamp}
+    if session.features:  # what the client announced in Hello (moderation, sfu)
+        state["f"] = sorted(session.features)
+    return state

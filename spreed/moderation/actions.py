@@ -22,7 +22,6 @@ Action = Callable[["Request", "Room", dict[str, Any]], dict[str, Any]]
 ACTIONS: dict[str, Action] = {}
 INVITE_DEFAULT = 86400
 INVITE_MAX = 30 * 86400
-REMOVED_CLOSE, ENDED_CLOSE = 4001, 4002  # for clients that cannot be told with a document
 
 
 def action(name: str) -> Callable[[Action], Action]:
@@ -41,16 +40,6 @@ def _member(room: "Room", doc: dict[str, Any]) -> "Session":
 
 def _state_reply(req: "Request", room: "Room") -> dict[str, Any]:
     return req.hub.moderation.state_doc(req.session, room)
-
-
-def put_out(req: "Request", target: "Session", event: str, close_code: int) -> None:
-    """Take a member out of the room: a capable client is told, the original client's socket closes."""
-    hub, room_name = req.hub, target.roomid.partition(":")[2]
-    if capable(target):
-        hub.moderation.event(target.id, event, room_name, req.session.id)
-    leave_room(hub, target, "soft")
-    if not capable(target) and target.conn is not None:
-        target.conn.close(close_code, event)
 
 
 @action("lock")
@@ -106,10 +95,11 @@ def remove(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
     if target.id == req.session.id:
         raise bad_request("use Leave to leave a room")
     hub.moderation.state(room.id).ban(ban_keys(target.id, target.userid))
+    hub.moderation.changed(room.id)  # the ban holds on every process before the target is out
     for member_id in list(room.members):  # its calls end in every client, the original one included
         if member_id != target.id:
             hub.unicast(target, member_id, {"Type": "Bye", "To": member_id, "Bye": {"Reason": "removed"}})
-    put_out(req, target, "removed", REMOVED_CLOSE)
+    hub.moderation.put_out(target, "removed", req.session.id)
     return _state_reply(req, room)
 
 
@@ -132,7 +122,7 @@ def end(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
         hub.moderation.event(waiting_id, "ended", room.name, req.session.id)
     state.lobby.clear()
     for member in [m for m in room.members.values() if m.id != req.session.id]:
-        put_out(req, member, "ended", ENDED_CLOSE)
+        hub.moderation.put_out(member, "ended", req.session.id)
     leave_room(hub, req.session, "soft")
     return {"Type": "Moderated", "Moderated": {"Action": "ended", "Room": room.name, "By": req.session.id}}
 
@@ -161,6 +151,8 @@ def invite(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
 
 @action("revokeInvites")
 def revoke_invites(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
-    req.hub.moderation.state(room.id).invite_generation = new_generation()
+    state = req.hub.moderation.state(room.id)
+    state.invite_generation = new_generation()
+    state.revocations += 1
     req.hub.moderation.changed(room.id)
     return _state_reply(req, room)

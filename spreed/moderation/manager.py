@@ -6,8 +6,10 @@ feature in their Hello receive the new documents; the others get Errors where th
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ChannelError
 from ..hub import envelope
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 FEATURE = "moderation"
 MAX_ROOMS_TRACKED = 50_000
+CLOSE_CODES = {"removed": 4001, "ended": 4002}  # for clients that cannot be told with a document
 
 
 class LobbyWait(ChannelError):
@@ -45,17 +48,27 @@ class Moderation:
         self.hub = hub
         self.rooms: BoundedMap = BoundedMap(MAX_ROOMS_TRACKED)  # room id -> RoomModeration
         self.waiting: dict[str, str] = {}  # session id -> the room id whose lobby it is in
-        self.publish: Callable[[str, RoomModeration], None] | None = None  # set by the cluster
 
     def state(self, room_id: str) -> RoomModeration:
-        return self.rooms.get_or(room_id, RoomModeration)
+        return self.rooms.get_or(room_id, lambda: RoomModeration(invite_generation=self.first_generation(room_id)))
+
+    def first_generation(self, room_id: str) -> str:
+        """Every process derives the same first invite generation of a room, so links made on one
+        work on all from the start; a revocation replaces it with a random one."""
+        mac = hmac.new(self.hub.config.session_secret, b"invites:" + room_id.encode(), hashlib.sha256)
+        return mac.hexdigest()[:18]
 
     def changed(self, room_id: str) -> None:
         """Tell the room's capable members (and the cluster) about a change of roles, lock or lobby."""
-        state = self.state(room_id)
-        if self.publish is not None:
-            self.publish(room_id, state)
+        self._publish(room_id, self.state(room_id))
         self.push(room_id)
+
+    def _publish(self, room_id: str, state: RoomModeration) -> None:
+        cluster = self.hub.cluster
+        if cluster is not None:
+            state.version += 1
+            state.origin = cluster.node
+            cluster.moderation_changed(room_id, state.export())
 
     def push(self, room_id: str) -> None:
         room = self.hub.rooms.rooms.get(room_id)
@@ -161,14 +174,39 @@ class Moderation:
             state.admit(waiting_id)
             self.waiting.pop(waiting_id, None)
             self.event(waiting_id, "admitted", name)
-        if self.publish is not None:
-            self.publish(room_id, state)
+        self._publish(room_id, state)
 
     def session_gone(self, session: "Session") -> None:
         self.leave_lobby(session)
 
+    # ------------------------------------------------------------ taking someone out of a room
+    def put_out(self, session: "Session", event: str, by: str) -> None:
+        """A removal or the end of a meeting: the node holding the session does it."""
+        if session.conn is None and session.node and self.hub.cluster is not None:
+            self.hub.cluster.moderation_put_out(session.id, event, by)
+        else:
+            self.put_out_local(session.id, event, by)
+
+    def put_out_local(self, session_id: str, event: str, by: str) -> None:
+        """A capable client is told; the original client's socket is closed (it reconnects, and its
+        Hello then gets the room's Error)."""
+        from ..channeling.rooms import leave_room  # the one way out of a room, with Left for the others
+        session = self.hub.sessions.get(session_id)
+        if session is None or not session.hello:
+            return
+        if capable(session):
+            self.event(session.id, event, session.roomid.partition(":")[2], by)
+        leave_room(self.hub, session, "soft")
+        if not capable(session) and session.conn is not None:
+            session.conn.close(CLOSE_CODES[event], event)
+
     # ------------------------------------------------------------ several processes
+    def records(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every room's record worth sending to a process that joins the cluster."""
+        return [(room_id, state.export()) for room_id, state in self.rooms.items()
+                if state.moderators or state.locked or state.bans or state.lobby]
+
     def apply_remote(self, room_id: str, data: dict[str, Any]) -> None:
         """Another process changed this room's moderation: take its record and tell our members."""
-        self.rooms[room_id] = RoomModeration.restore(data)
+        self.state(room_id).merge(RoomModeration.restore(data))
         self.push(room_id)

@@ -24,6 +24,9 @@ class RoomModeration:
     admitted: dict[str, float] = field(default_factory=dict)  # session id -> until (monotonic)
     bans: dict[str, float] = field(default_factory=dict)  # "id:<session>" / "user:<userid>" -> until (wall clock)
     invite_generation: str = field(default_factory=new_generation)
+    revocations: int = 0  # how often invites were revoked: the generation of the most revocations wins
+    version: int = 0  # a Lamport clock of the record, with `origin` (the process) to break ties
+    origin: str = ""
 
     def banned(self, keys: list[str], now: float | None = None) -> bool:
         now = time.time() if now is None else now
@@ -58,7 +61,8 @@ class RoomModeration:
         now_wall, now_mono = time.time(), time.monotonic()
         return {"m": sorted(self.moderators), "l": self.locked, "q": self.lobby,
                 "a": {k: v - now_mono for k, v in self.admitted.items()},
-                "b": {k: v - now_wall for k, v in self.bans.items()}, "g": self.invite_generation}
+                "b": {k: v - now_wall for k, v in self.bans.items()}, "g": self.invite_generation,
+                "r": self.revocations, "v": self.version, "o": self.origin}
 
     @classmethod
     def restore(cls, data: dict[str, Any]) -> "RoomModeration":
@@ -66,7 +70,23 @@ class RoomModeration:
         return cls(moderators=set(data.get("m", ())), locked=bool(data.get("l")), lobby=dict(data.get("q", {})),
                    admitted={k: now_mono + float(v) for k, v in dict(data.get("a", {})).items()},
                    bans={k: now_wall + float(v) for k, v in dict(data.get("b", {})).items()},
-                   invite_generation=str(data.get("g") or new_generation()))
+                   invite_generation=str(data.get("g") or ""), revocations=int(data.get("r", 0)),
+                   version=int(data.get("v", 0)), origin=str(data.get("o", "")))
+
+    def merge(self, other: "RoomModeration") -> None:
+        """Take what is newer of another process's copy; both sides end with the same record.
+
+        Roles, lock and lobby follow the newer version; bans are united (the later end wins); the
+        invite generation with more revocations wins, so a revocation is never undone by a race.
+        """
+        if (other.version, other.origin) > (self.version, self.origin):
+            self.moderators, self.locked, self.lobby = set(other.moderators), other.locked, dict(other.lobby)
+            self.admitted = dict(other.admitted)
+            self.version, self.origin = other.version, other.origin
+        for key, until in other.bans.items():
+            self.bans[key] = max(until, self.bans.get(key, 0.0))
+        if (other.revocations, other.invite_generation) > (self.revocations, self.invite_generation):
+            self.revocations, self.invite_generation = other.revocations, other.invite_generation
 
 
 def ban_keys(session_id: str, userid: str) -> list[str]:
