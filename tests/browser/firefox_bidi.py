@@ -46,6 +46,9 @@ MEDIA_PREFS: dict[str, Any] = {
     "media.navigator.permission.disabled": True,
     "permissions.default.camera": 1,
     "permissions.default.microphone": 1,
+    # no sound card here: cubeb's mock backend lets AudioContext run (our level meter and talking
+    # detection), as Chromium's fake audio output does; without it Web Audio stays "suspended"
+    "media.cubeb.force_mock_context": True,
     "media.autoplay.default": 0,
     "media.autoplay.blocking_policy": 0,
     "media.peerconnection.ice.loopback": True,

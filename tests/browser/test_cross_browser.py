@@ -73,6 +73,10 @@ def test_calls_between_firefox_and_chromium(ff_server, clients, ff_clients, fire
     assert_video_from(f, [c_id])
     assert_loopback(f, [c_id])
     chromium_sees_video(c, f_id)
+    # the talking indicator crosses the data channel both ways (both fake microphones play a tone)
+    talking = "(id) => window.__spreedTest.dcMessages.some(m => m.peer === id && m.Type === 'Talking' && m.Talking)"
+    f.wait(talking, c_id)
+    c.wait(talking, arg=f_id)
     shot(f, "cross-call-firefox")
     c.screenshot("cross-call-chromium")
     f.click('.status [data-action="hangup"]')
@@ -131,3 +135,99 @@ def test_files_between_firefox_and_chromium(ff_server, clients, ff_clients, fire
     assert firefox.foreign_sockets() == []
     assert not f.real_errors(), f.errors
     assert not c.real_errors(), c.errors
+
+
+# Block-level parts of each main screen; text widths differ a little between the browsers' font
+# engines, so only containers are compared, and within LAYOUT_SLACK pixels.
+SCREENS = {
+    "welcome": [".topbar", ".welcome-card", ".welcome-form", ".welcome-form input", ".welcome-form .btn"],
+    "room": [".topbar", ".roombar", ".side", ".side-tabs", ".stage", ".lobby-card", ".buddy"],
+    "chat": [".side", ".chat-head", ".chat-messages", ".chat-compose", ".chat-input", ".msg-own", ".msg-peer"],
+    "call": [".topbar", ".stage", ".grid", ".tile", ".self", ".tile-bar", ".side"],
+    "conference": [".stage", ".grid", ".tile", ".self", ".side"],
+}
+LAYOUT_SLACK = 6
+# Fiona writes first: her own bubble is above, Chris's below; their height on screen is not compared
+ORDER_DEPENDENT = {".msg-own", ".msg-peer"}
+RECTS = """(sels) => Object.fromEntries(sels.map(sel => [sel, [...document.querySelectorAll(sel)]
+    .filter(el => el.offsetParent !== null || getComputedStyle(el).position === 'fixed')
+    .map(el => { const r = el.getBoundingClientRect(); return [r.x, r.y, r.width, r.height].map(Math.round); })]))"""
+
+
+def layout_differences(screen: str, ff: dict, cr: dict) -> list[str]:
+    """Parts whose count, position or size differ between Firefox and Chromium beyond the slack."""
+    out = []
+    for sel in SCREENS[screen]:
+        a, b = ff.get(sel, []), cr.get(sel, [])
+        if not a or len(a) != len(b):
+            out.append(f"{screen} {sel}: firefox {a} chromium {b}")
+            continue
+        for ra, rb in zip(a, b):
+            if sel in ORDER_DEPENDENT:
+                ra, rb = ra[:1] + ra[2:], rb[:1] + rb[2:]
+            if any(abs(x - y) > LAYOUT_SLACK for x, y in zip(ra, rb)):
+                out.append(f"{screen} {sel}: firefox {ra} chromium {rb}")
+    return out
+
+
+def compare(screen: str, f: FirefoxPage, c) -> list[str]:
+    """Screenshots of one screen in both browsers (to look at) and the layout differences."""
+    shot(f, f"compare-{screen}")
+    c.screenshot(f"chromium-compare-{screen}")
+    return layout_differences(screen, f.evaluate(RECTS, SCREENS[screen]), c.page.evaluate(RECTS, SCREENS[screen]))
+
+
+def test_main_screens_look_the_same(ff_live_server, clients, ff_clients, firefox):
+    """Welcome, room, chat, call and conference laid out alike in Firefox and Chromium (desktop size)."""
+    server = ff_live_server({"app": {"defaultRoomEnabled": False}})
+    diffs: list[str] = []
+    f = ff_clients("Fiona", server.url)
+    c = clients("Chris", server.url)
+    f.wait_for(".welcome-card")
+    c.page.locator(".welcome-card").wait_for()
+    f.evaluate("() => { document.querySelector('.welcome-form input').value = 'look'; document.activeElement.blur(); }")
+    c.page.evaluate("() => { document.querySelector('.welcome-form input').value = 'look'; document.activeElement.blur(); }")
+    diffs += compare("welcome", f, c)
+
+    room = "look"
+    f.goto(server.room_url(room))
+    c.page.goto(server.room_url(room))
+    for x in (f, c):
+        x.wait_ready(room)
+        x.wait_buddies(1)
+    diffs += compare("room", f, c)
+
+    f.click(".tool-chat")
+    c.page.locator(".tool-chat").click()
+    f.type(".chat-input", "Hello")
+    f.type(".chat-input", "Enter")
+    c.page.locator(".msg-peer .msg-text", has_text="Hello").wait_for()
+    c.page.locator(".chat-input").fill("Hello")
+    c.page.locator(".chat-input").press("Enter")
+    f.wait_for(".msg-peer .msg-text", text="Hello")
+    f.evaluate("() => document.activeElement.blur()")
+    c.page.evaluate("() => document.activeElement.blur()")
+    diffs += compare("chat", f, c)
+
+    f.click('.side-tab[data-tab="people"]')
+    c.page.locator('.side-tab[data-tab="people"]').click()
+    f.click(f'.buddy[data-id="{c.id}"] .buddy-call')
+    c.page.locator(".incoming .btn-accept").click()
+    f.wait_connected_calls(1)
+    c.wait_connected_calls(1)
+    f.wait(VIDEO_OK, [c.id])
+    c.wait(VIDEO_OK, arg=[f.id])
+    diffs += compare("call", f, c)
+
+    g = ff_clients("Gina", server.room_url(room))
+    g.wait_ready(room)
+    f.wait_buddies(2)
+    f.click(f'.buddy[data-id="{g.id}"] .buddy-call')
+    g.click(".incoming .btn-accept")
+    for x in (f, g):
+        x.wait_connected_calls(2, timeout=30)
+    c.wait_connected_calls(2, timeout=30000)
+    f.wait(VIDEO_OK, [c.id, g.id])
+    c.wait(VIDEO_OK, arg=[f.id, g.id])
+    diffs += compare("conference", f, c)
+    assert not diffs, "\n".join(diffs)
