@@ -201,7 +201,16 @@ class SfuManager:
         return "sfu"
 
     def room_changed(self, room_id: str) -> None:
-        """Membership changed: decide again once the current handler has answered (Welcome first)."""
+        """Membership changed: decide again.
+
+        A room already on the SFU that stays there tells a newcomer at once, before its Welcome and
+        the Conference list, so that it never starts mesh calls; other changes are decided once
+        the current handler has answered.
+        """
+        room = self.rooms.get(room_id)
+        if room is not None and room.mode == "sfu" and room.created and self.wanted_mode(room_id) == "sfu":
+            self._decide(room_id)
+            return
         if room_id in self._scheduled:
             return
         self._scheduled.add(room_id)

@@ -11,12 +11,14 @@ import { Profile } from './profile.js';
 import { Media } from './media.js';
 import { Sounds } from './sounds.js';
 import { Calls } from './calls.js';
+import { Sfu } from './sfu.js';
 import { Chat, ROOM } from './chat.js';
 import { TokenConnections } from './tokens.js';
 import { Files } from './files.js';
 import { cleanupStore } from './filestore.js';
 import { ScreenShare } from './screenshare.js';
 import { Accounts } from './accounts.js';
+import { Moderation } from './moderation.js';
 import { Notifier } from './notify.js';
 import { Shell } from './ui/shell.js';
 import { Stage } from './ui/stage.js';
@@ -24,6 +26,7 @@ import { Welcome } from './ui/welcome.js';
 import { RoomBar } from './ui/roombar.js';
 import { BuddyList } from './ui/buddylist.js';
 import { ChatPanel } from './ui/chatpanel.js';
+import { ModerationUI } from './ui/moderation.js';
 import { openSettings } from './ui/settings.js';
 import { toast, confirmDialog } from './ui/dialogs.js';
 import { accountErrorText } from './ui/account.js';
@@ -55,11 +58,18 @@ class App extends Emitter {
       channel: this.channel, media: this.media, rooms: this.rooms, sounds: this.sounds,
       iceServers: () => this.iceServers, ownId: () => this.ownId(),
     });
+    this.sfu = new Sfu({
+      channel: this.channel, media: this.media, calls: this.calls, rooms: this.rooms,
+      iceServers: () => this.iceServers, ownId: () => this.ownId(),
+    });
+    this.rooms.features = () => this.sfu.features();
     this.chat = new Chat({ channel: this.channel, calls: this.calls, ownId: () => this.ownId() });
     this.tokens = new TokenConnections({ channel: this.channel, iceServers: () => this.iceServers });
     this.files = new Files({ tokens: this.tokens, ownId: () => this.ownId() });
     this.screenshare = new ScreenShare({ tokens: this.tokens, calls: this.calls, ownId: () => this.ownId() });
     this.accounts = new Accounts(this.channel);
+    // after rooms.features is set: Moderation adds 'moderation' to that list, and invites to the Hello
+    this.moderation = new Moderation({ channel: this.channel, rooms: this.rooms, calls: this.calls, media: this.media });
     this.accountGate = null; // {room}: the room we were refused for lack of an account
     this.callNote = null;
     this.firstRunShown = false;
@@ -106,6 +116,7 @@ class App extends Emitter {
     this.roomBar = new RoomBar(this, this.shell.roombarSlot);
     this.buddyList = new BuddyList(this, this.shell.peopleSlot);
     this.chatPanel = new ChatPanel(this, this.shell.chatSlot);
+    this.moderationUI = new ModerationUI(this);
     this.wire();
     this.chatPanel.render();
     this.render();
@@ -127,6 +138,7 @@ class App extends Emitter {
       this.render();
     });
     channel.on('close', ({ wasConnected }) => {
+      this.sfu.leave(); // the server forgets our SFU links with the socket; it says again after Hello
       rooms.disconnected();
       buddies.clear();
       if (this.signingOut) this.signingOut = false;
@@ -208,6 +220,7 @@ class App extends Emitter {
       this.showWelcome();
     });
     rooms.on('error', ({ name, code, message }) => {
+      if (this.moderation.explains(code)) return; // banned, locked, stale invite: moderation.js says it
       if (code === 'room_join_requires_account') {
         // explained (with sign-in buttons) on the welcome page, or in a toast when we stay in a room
         this.accountGate = { room: name };
@@ -370,6 +383,10 @@ class App extends Emitter {
         break;
       case 'Room': this.rooms.roomUpdate(data); break;
       case 'Alive': break;
+      case 'Moderation': case 'Moderated': this.moderation.receive(data); break;
+      case 'Sfu': this.sfu.mode(data.Sfu); break;
+      case 'SfuOffer': this.sfu.offer(data.SfuOffer); break;
+      case 'SfuEvent': this.sfu.event(data.SfuEvent); break;
       default:
         // a Room update in a room of another type carries that type ("Conference", ...)
         if (typeof data.Name === 'string' && 'Credentials' in data) this.rooms.roomUpdate(data);
@@ -621,6 +638,7 @@ class App extends Emitter {
         case 'error': text = t('%s hung up because of an error.', name); kind = 'error'; break;
         case 'failed': text = t('The connection to %s failed.', name); kind = 'error'; break;
         case 'unload': text = t('%s closed the page. The call has ended.', name); break;
+        case 'removed': text = t('%s was removed from the room.', name); break;
         default:
           if (!wasConnected && !call.outgoing) {
             text = `${t('%s called you.', name)} ${t('(missed call)')}`;

@@ -49,6 +49,8 @@ export class Calls extends Emitter {
     this.pickupTimeout = PICKUP_TIMEOUT;
     this.ringerTimeout = RINGER_TIMEOUT;
     this.sentConference = '';
+    this.sfu = null; // the SFU client (sfu.js) sets itself here
+    this.lastConference = null;
     media.on('track', (kind, track) => {
       if (kind === 'video' && media.videoMuted) return;
       for (const call of this.calls.values()) if (call.pc) call.pc.replaceTrack(kind, track);
@@ -90,9 +92,23 @@ export class Calls extends Emitter {
     return this.list().filter((c) => c.state === 'connected').map((c) => c.peerId);
   }
 
+  /**
+   * What the stage shows: mesh calls and peers received through the SFU, one per peer (a connected
+   * mesh call wins, then the SFU view, then a mesh call still connecting), so a switch has no gap.
+   */
+  shown() {
+    const extra = this.sfu ? this.sfu.list() : [];
+    if (!extra.length) return this.list();
+    const out = new Map(extra.map((r) => [r.peerId, r]));
+    for (const call of this.calls.values()) {
+      if (call.state === 'connected' || !out.has(call.peerId)) out.set(call.peerId, call);
+    }
+    return [...out.values()];
+  }
+
   /** The summary the status line shows: {state, peers}. */
   summary() {
-    const calls = this.list();
+    const calls = this.shown();
     if (!calls.length) return { state: 'idle', peers: [] };
     const connected = calls.filter((c) => c.state === 'connected');
     const ringing = calls.filter((c) => c.state === 'ringing');
@@ -291,7 +307,7 @@ export class Calls extends Emitter {
     const call = this.calls.get(from);
     if (!call) return;
     const reason = data && data.Bye && typeof data.Bye === 'object' ? data.Bye.Reason || '' : '';
-    this._end(call, { reason, send: false, remote: true });
+    this._end(call, { reason, send: false, remote: true, silent: reason === 'sfu' });
   }
 
   // ------------------------------------------------------------ user actions
@@ -406,6 +422,7 @@ export class Calls extends Emitter {
 
   /** A Conference document: from a call partner (ad hoc) or from the server (Conference rooms). */
   conference(envelope, data) {
+    this.lastConference = [envelope, data];
     const ids = Array.isArray(data.Conference) ? data.Conference.filter((x) => typeof x === 'string') : [];
     const id = typeof data.Id === 'string' ? data.Id : '';
     const from = envelope.From || '';
@@ -427,10 +444,22 @@ export class Calls extends Emitter {
       }
     }
     const own = this.ownId();
+    const viaSfu = this.sfu && this.sfu.active; // the SFU carries everyone: no new mesh links
     for (const peerId of ids) {
-      if (peerId !== own && own < peerId && !this.calls.has(peerId)) this._outgoing(peerId, { auto: true });
+      if (!viaSfu && peerId !== own && own < peerId && !this.calls.has(peerId)) this._outgoing(peerId, { auto: true });
     }
     this._changed(null);
+  }
+
+  /** The room went from SFU back to mesh: dial as the last Conference document says. */
+  redial() {
+    if (this.lastConference && this.rooms.isConference) this.conference(...this.lastConference);
+  }
+
+  /** Replace a mesh link that the SFU now carries: a quiet Bye, no notice on either side. */
+  drop(peerId, reason) {
+    const call = this.calls.get(peerId);
+    if (call) this._end(call, { reason, send: true, silent: true });
   }
 
   // ------------------------------------------------------------ data channel
@@ -479,6 +508,7 @@ export class Calls extends Emitter {
 
   /** Leaving a Conference room (or switching rooms from one) ends every call and the camera. */
   endAll(reason = '') {
+    if (this.sfu) this.sfu.leave();
     for (const call of this.list()) this._end(call, { reason, send: true, silent: true });
     this.conferenceId = '';
     this.media.stop();

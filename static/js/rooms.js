@@ -63,6 +63,9 @@ export class Rooms extends Emitter {
     const seq = ++this.seq;
     const hello = { Version: cfg.Version || '', Ua: userAgentName(), Name: name, Type: '' };
     if (this.pins.has(name)) hello.Credentials = { PIN: this.pins.get(name) };
+    const features = this.features ? this.features() : [];
+    if (features.length) hello.Features = features; // e.g. "sfu", only when Self offered it
+    if (this.extendHello) this.extendHello(hello); // e.g. an invite token (moderation.js)
     this.joining = true;
     this.emit('joining', name);
     let reply;
@@ -78,6 +81,8 @@ export class Rooms extends Emitter {
       this._welcomed(data);
     } else if (data.Type === 'Error') {
       await this._failed(name, data);
+    } else {
+      this.emit('reply', { name, data }); // e.g. "waiting" in a locked room's lobby (moderation.js)
     }
   }
 
@@ -86,7 +91,14 @@ export class Rooms extends Emitter {
     this.current = { Name: data.Room ? data.Room.Name : this.wanted, Type: data.Room ? data.Room.Type : 'Room' };
     this.lastJoined = this.current.Name;
     this.history = [this.current.Name, ...this.history.filter((n) => n !== this.current.Name)].slice(0, HISTORY_MAX);
-    this.emit('joined', { room: this.current, users: data.Users || [], previous });
+    this.emit('joined', { room: this.current, users: data.Users || [], previous, welcome: data });
+  }
+
+  /** We are in no room any more without having asked (waiting in a lobby, removed, meeting ended). */
+  detach() {
+    const left = this.current;
+    this.current = null;
+    if (left) this.emit('left', left);
   }
 
   async _failed(name, error) {

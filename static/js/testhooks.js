@@ -25,7 +25,7 @@ export function installTestHooks(app) {
     get status() { return document.body.dataset.callState || ''; },
     get conferenceId() { return app.calls.conferenceId; },
     get calls() {
-      return app.calls.list().map((c) => ({
+      return app.calls.shown().map((c) => ({
         peer: c.peerId,
         state: c.state,
         outgoing: c.outgoing,
@@ -33,7 +33,36 @@ export function installTestHooks(app) {
         connectionState: c.pc ? c.pc.state : 'new',
         channel: c.pc && c.pc.dc ? c.pc.dc.readyState : 'none',
         talking: c.talking,
+        sfu: !!c.sfu,
       }));
+    },
+    get sfu() {
+      const s = app.sfu;
+      return { active: s.active, publishing: !!s.pub, subscribed: !!s.sub, peers: [...s.records.keys()] };
+    },
+    sfuStats(peerId) { return app.sfu.stats(peerId); },
+    /** Every PeerConnection of the page, for tests: [{role, outboundVideo, pair}] */
+    async peerConnections() {
+      const out = [];
+      const look = async (role, pc) => {
+        if (!pc) return;
+        const report = await pc.getStats();
+        let outboundVideo = 0;
+        let pair = null;
+        const byId = new Map();
+        report.forEach((r) => byId.set(r.id, r));
+        report.forEach((r) => {
+          if (r.type === 'outbound-rtp' && r.kind === 'video' && (r.bytesSent || 0) > 0) outboundVideo += 1;
+          if (r.type === 'transport' && r.selectedCandidatePairId) pair = byId.get(r.selectedCandidatePairId);
+        });
+        const cand = (id) => { const c = byId.get(id); return c ? c.address || c.ip || '' : ''; };
+        out.push({ role, outboundVideo, state: pc.connectionState,
+          local: pair ? cand(pair.localCandidateId) : '', remote: pair ? cand(pair.remoteCandidateId) : '' });
+      };
+      for (const c of app.calls.list()) if (c.pc) await look('mesh', c.pc.pc);
+      await look('sfu-pub', app.sfu.pub);
+      await look('sfu-sub', app.sfu.sub);
+      return out;
     },
     get buddies() { return [...app.buddies.map.keys()]; },
     get chatStates() { return Object.fromEntries([...chatLog].map(([k, v]) => [k, [...v]])); },

@@ -132,7 +132,7 @@ export class Stage {
   // ------------------------------------------------------------ tiles
 
   sync() {
-    const calls = this.app.calls.list().filter((c) => c.state !== 'ringing');
+    const calls = this.app.calls.shown().filter((c) => c.state !== 'ringing');
     const ids = new Set(calls.map((c) => c.peerId));
     for (const [id, tile] of this.tiles) {
       if (!ids.has(id)) {
