@@ -20,7 +20,6 @@ import tornado.process
 
 from handlers.app import make_app
 from spreed import __version__
-from spreed.cluster import ClusterError, attach
 from spreed.config import PACKAGED_CONFIG, Config, ConfigError, load
 from spreed.hub import Hub
 from spreed.logsetup import setup as setup_logging
@@ -77,10 +76,13 @@ def tls_context(cfg: Config) -> ssl.SSLContext:
 
 async def serve(cfg: Config, reuse_port: bool = False) -> None:
     hub = Hub(cfg)
-    try:
-        closers = await attach(hub)
-    except ClusterError as exc:
-        raise ConfigError("nats.url", str(exc)) from None
+    closers: list[Any] = []
+    if cfg.nats.get("url") or cfg.nats.get("channelling_trigger"):  # nats-py only when configured
+        from spreed.cluster import ClusterError, attach
+        try:
+            closers = await attach(hub)
+        except ClusterError as exc:
+            raise ConfigError("nats.url", str(exc)) from None
     if cfg.sfu_urls:  # imported only when configured
         from spreed.sfu import attach as attach_sfu
         closers = await attach_sfu(hub) + closers

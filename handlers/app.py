@@ -16,7 +16,7 @@ from spreed.page import PageRenderer
 from spreed.tokenfile import TokenFile
 from spreed.users import UsersMode, make_mode
 
-from . import files, metrics, pages, rest, status, users, websocket
+from . import files, pages, rest, status, users, websocket
 from .base import NotFound, RedirectTo
 from .security import SecurityHeaders, log_request
 
@@ -163,6 +163,7 @@ def build_routes(hub: Hub) -> list[Route]:
         table.append(route("api/v1/stats", rest.StatsResource, gzip=True))
         table.append(route("status", status.StatusPage, methods=("GET",)))
     if cfg.metrics:
+        from . import metrics  # prometheus_client only where it is switched on
         table.append(route("metrics", metrics.MetricsHandler, methods=("GET",), **metrics.metrics_kwargs(hub)))
     table += [
         route("ws", websocket.ChannelingSocket, methods=("GET",), users_mode=users_mode),

@@ -1,11 +1,14 @@
-"""`GET /metrics`: Prometheus text exposition of this process (when http.metrics is on)."""
+"""`GET /metrics`: Prometheus text exposition of this process (when http.metrics is on).
+
+Imported by the routing only when http.metrics is on, so prometheus_client is loaded only then.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from spreed.metrics import registry_for
+from spreed.prometheus import registry_for
 
 from .base import BaseHandler
 

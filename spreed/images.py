@@ -16,7 +16,6 @@ import os
 import time
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
 
 log = logging.getLogger("spreed.images")
 
@@ -76,6 +75,7 @@ def reencode(mimetype: str, raw: bytes) -> tuple[str, bytes, str]:
     if mimetype not in FORMATS:
         raise ImageRejected(f"mimetype {mimetype!r} is not PNG, JPEG, GIF or WebP")
     out_format, filename = FORMATS[mimetype]
+    from PIL import Image, UnidentifiedImageError  # loaded with the first picture, not at start-up
     try:
         with Image.open(io.BytesIO(raw), formats=sorted(PIL_FORMATS)) as img:
             if img.width * img.height > MAX_PIXELS:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from ..config import Config, ConfigError
 from .base import Login, RequestFacts, UsersMode
-from .certificate import CertificateMode
 from .httpheader import HttpHeaderMode
 from .sharedsecret import SharedSecretMode
 
@@ -28,6 +27,7 @@ def make_mode(cfg: Config) -> UsersMode | None:
         from .jwtmode import JwtMode  # pyjwt is loaded only where JWT logins are on
         return JwtMode.from_options(options)
     if cfg.users_mode == "certificate":
+        from .certificate import CertificateMode  # cryptography's x509 only in this mode
         if not options.get("certificate_certificate"):
             raise ConfigError("users.certificate_certificate", "is required in certificate mode")
         return CertificateMode.from_options(options)
