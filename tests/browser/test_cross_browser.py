@@ -92,6 +92,15 @@ def test_calls_between_firefox_and_chromium(ff_server, clients, ff_clients, fire
     assert_video_from(f, [c_id])
     assert_loopback(f, [c_id])
     chromium_sees_video(c, f_id)
+    # Chromium shares its screen: Firefox opens the token connection and shows it large (headless
+    # Firefox itself has no screen to capture: its getDisplayMedia answers NotFoundError)
+    c.wait("() => window.__spreedTest.calls.every(c => c.channel === 'open')")
+    c.page.locator(".tool-screen").click()
+    c.page.locator(".sharing-bar").wait_for()
+    f.wait("(id) => { const v = document.querySelector(`.screen-view[data-peer=\"${id}\"] video`);"
+           " return v && v.videoWidth > 0; }", c_id, timeout=20)
+    f.wait_for(f'.screen-view[data-peer="{c_id}"] .screen-name', text="Chris")
+    shot(f, "screenshare-viewer")
     c.page.locator('.status [data-action="hangup"]').click()
     f.wait_for(".toast", text="Chris hung up")
     both_idle(f, c)
