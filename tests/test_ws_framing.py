@@ -415,12 +415,18 @@ async def test_invalid_utf8_in_a_fragment_is_refused_before_the_message_ends(ser
 
 
 @pytest.mark.gen_test
-@pytest.mark.parametrize("split", [1, 2, 3])
-async def test_an_invalid_sequence_split_between_fragments_is_refused(server, split):
-    seq = b"\xf4\x90\x80\x80"
+@pytest.mark.parametrize("seq, split, early", [
+    (b"\xf4\x90\x80\x80", 1, False),  # f4 alone may still become a valid code point
+    (b"\xf4\x90\x80\x80", 2, True),  # f4 90 cannot: refused before the next fragment is sent
+    (b"\xf4\x90\x80\x80", 3, True),
+    (b"\xed\xa0\x80", 1, False),
+    (b"\xed\xa0\x80", 2, True),  # ed a0 starts a surrogate (Python's decoder would wait for more)
+])
+async def test_an_invalid_sequence_split_between_fragments_is_refused(server, seq, split, early):
     ws = await RawWs.open(server)
     await ws.send(frame(TEXT, b'{"Iid":"' + seq[:split], fin=False))
-    await ws.send(frame(CONT, seq[split:], fin=False))
+    if not early:
+        await ws.send(frame(CONT, seq[split:], fin=False))
     await ws.expect_close(1007)
 
 
@@ -487,7 +493,7 @@ async def test_a_one_byte_close_payload_is_refused_with_1002(server):
 
 
 @pytest.mark.gen_test
-@pytest.mark.parametrize("reason", [b"\xf4\x90\x80\x80", b"ok \xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"])
+@pytest.mark.parametrize("reason", [b"\xf4\x90\x80\x80", "ok κόσμε".encode() + b"\xed\xa0\x80"])
 async def test_a_close_reason_that_is_not_utf8_is_refused_with_1007(server, reason):
     await refused(server, frame(CLOSE, close_payload(1000, reason)), 1007)
 
