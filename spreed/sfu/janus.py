@@ -139,8 +139,7 @@ class JanusClient:
                 return  # the event with the answer follows with the same transaction
             if not future.done():
                 future.set_result(msg)
-            if kind != "event" or not msg.get("jsep"):
-                return
+            return
         if self.on_event is not None and kind not in ("ack", "success", "server_info"):
             try:
                 self.on_event(int(msg.get("sender") or 0), msg)

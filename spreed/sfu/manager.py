@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("spreed.sfu")
 FEATURE = "sfu"
 KINDS = ("camera", "screen")
-ANSWER_TIMEOUT = 10.0
+ANSWER_TIMEOUT = 20.0
 MESH_GRACE = 12.0  # seconds the Janus room outlives a switch to mesh (clients overlap both)
 RETRY_MIN, RETRY_MAX = 0.5, 5.0
 MAX_SUBSCRIBE_ROUNDS = 20
@@ -46,7 +46,7 @@ class Publisher:
 
 class Subscriber:
     """One session's multistream subscription; renegotiations run one at a time in `task`."""
-    __slots__ = ("session_id", "handle", "feeds", "mids", "task", "answer", "seq", "dirty")
+    __slots__ = ("session_id", "handle", "feeds", "mids", "task", "answer", "seq", "dirty", "janus_offer")
 
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
@@ -57,6 +57,7 @@ class Subscriber:
         self.answer: asyncio.Future | None = None
         self.seq = 0
         self.dirty = True
+        self.janus_offer: dict[str, Any] | None = None  # an offer Janus made by itself (a feed went away)
 
 
 class SfuRoom:
@@ -256,6 +257,7 @@ class SfuManager:
         room = self.hub.rooms.rooms.get(room_id)
         if room is None:
             return
+        log.debug("SFU: room %s is %s %s", room_id[-12:], mode, reason)
         doc: dict[str, Any] = {"Type": "Sfu", "Sfu": {"Mode": mode, "Reason": reason}}
         if mode == "sfu":
             doc["Sfu"]["Feeds"] = self._feeds(room_id)
@@ -438,6 +440,14 @@ class SfuManager:
             sub.dirty = False
             wanted = self._wanted_feeds(room, sub.session_id)
             try:
+                if sub.janus_offer is not None and sub.handle:
+                    offer, sub.janus_offer = sub.janus_offer, None
+                    data = (offer.get("plugindata") or {}).get("data") or {}
+                    sub.feeds &= {feed for feed, _ in self._mids_of(data.get("streams") or []).values()}
+                    self._record_mids(room, sub, data.get("streams") or [])
+                    await self._offer_to_client(room, sub, offer["jsep"])
+                    sub.dirty = True
+                    continue
                 if not sub.handle:
                     if not wanted:
                         return
@@ -466,25 +476,29 @@ class SfuManager:
                 raise
             except (JanusGone, JanusError, SfuUnavailable) as exc:
                 log.info("SFU: subscription of %s failed (%s)", sub.session_id[:8], exc)
-                if isinstance(exc, JanusError) and sub.handle:
+                if not isinstance(exc, JanusGone) and sub.handle and self.hub.sessions.get(sub.session_id):
                     # start over with a fresh handle (e.g. a feed went away during the update)
                     await backend.detach(sub.handle)
                     sub.handle, sub.feeds, sub.mids = 0, set(), {}
                     sub.dirty = True
-                    self._notify(sub.session_id, {"Event": "restart"})
+                    self._notify(sub.session_id, {"Event": "restart", "Role": "subscriber"})
                     await asyncio.sleep(0.2)
                     continue
                 return
         if sub.dirty:
             asyncio.get_running_loop().call_later(0.5, self._sync_all, room)
 
-    def _record_mids(self, room: SfuRoom, sub: Subscriber, streams: list[dict[str, Any]]) -> None:
+    @staticmethod
+    def _mids_of(streams: list[dict[str, Any]]) -> dict[str, tuple[int, str]]:
         mids: dict[str, tuple[int, str]] = {}
         for stream in streams:
             if stream.get("active") is False or "feed_id" not in stream:
                 continue
             mids[str(stream.get("mid"))] = (int(stream["feed_id"]), str(stream.get("type", "")))
-        sub.mids = mids
+        return mids
+
+    def _record_mids(self, room: SfuRoom, sub: Subscriber, streams: list[dict[str, Any]]) -> None:
+        sub.mids = self._mids_of(streams)
 
     def _stream_list(self, room: SfuRoom, sub: Subscriber) -> list[dict[str, Any]]:
         by_feed = {p.feed: p for p in room.publishers.values()}
@@ -500,6 +514,7 @@ class SfuManager:
         if session is None or session.conn is None:
             raise SfuUnavailable("subscriber gone")
         sub.seq += 1
+        log.debug("SFU: offer %d to %s with %d streams", sub.seq, sub.session_id[:6], len(sub.mids))
         sub.answer = asyncio.get_running_loop().create_future()
         self.hub.reply(session, {"Type": "SfuOffer", "SfuOffer": {
             "Seq": sub.seq, "Offer": {"type": "offer", "sdp": jsep.get("sdp", "")},
@@ -539,6 +554,8 @@ class SfuManager:
         if room is None:
             return
         kind = msg.get("janus")
+        if kind != "event":
+            log.debug("SFU: janus %s for %s %s", kind, type(owner).__name__, getattr(owner, "session_id", "")[:6])
         if isinstance(owner, Publisher):
             if kind == "webrtcup" and not owner.ready:
                 owner.ready = True
@@ -556,11 +573,11 @@ class SfuManager:
                     owner.handle, owner.feeds, owner.mids = 0, set(), {}
                     asyncio.ensure_future(room.backend.detach(int(msg.get("sender") or 0)))
                     self._sync_all(room)
-            elif kind == "event":
-                data = (msg.get("plugindata") or {}).get("data") or {}
-                if data.get("videoroom") == "updated" and msg.get("jsep") and owner.answer is None:
-                    owner.dirty = True  # Janus renegotiated by itself (a feed went away): catch up
-                    self._sync_all(room)
+            elif kind == "event" and (msg.get("jsep") or {}).get("type") == "offer":
+                # Janus renegotiates by itself when a feed it sends goes away: the client answers
+                # this offer in turn, in the subscriber's loop
+                owner.janus_offer = msg
+                self._sync_all(room)
 
     @staticmethod
     def _event_doc(msg: dict[str, Any], kind: str, role: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@
 
 import { Emitter } from './events.js';
 
-const GATHER_WAIT = 1500; // ms we wait for our ICE candidates before sending an offer or answer
+const GATHER_WAIT = 1000; // ms we wait for our ICE candidates before sending an offer or answer
 const TICK = 400; // ms between checks of talking, flowing pictures and tile sizes
 const TALK_LEVEL = 0.04;
 const MESH_OVERLAP_MAX = 10000; // ms the SFU stays up after a switch to mesh, at most
@@ -98,6 +98,7 @@ export class Sfu extends Emitter {
     this.overlapTimer = 0;
     this.streams = []; // the last SfuOffer's streams
     this.senders = {};
+    this.log = []; // the last few things that happened, for diagnostics (test hooks)
     calls.sfu = this;
     media.on('track', (kind, track) => {
       if (kind === 'video' && media.videoMuted) return;
@@ -128,8 +129,14 @@ export class Sfu extends Emitter {
   // ------------------------------------------------------------ documents from the server
 
   /** Sfu: {Mode: sfu|mesh, Reason, Feeds: [{Id, Kind}]}. */
+  _note(what) {
+    this.log.push(`${Math.round(performance.now())} ${what}`);
+    if (this.log.length > 40) this.log.shift();
+  }
+
   mode(doc) {
     if (!doc || typeof doc !== 'object') return;
+    this._note(`mode ${doc.Mode} ${doc.Reason || ''} feeds=${Array.isArray(doc.Feeds) ? doc.Feeds.length : '-'}`);
     if (doc.Mode === 'sfu') {
       clearTimeout(this.overlapTimer);
       this.active = true;
@@ -156,6 +163,7 @@ export class Sfu extends Emitter {
   async offer(doc) {
     if (!doc || !doc.Offer || typeof doc.Offer.sdp !== 'string') return;
     this.streams = Array.isArray(doc.Streams) ? doc.Streams : [];
+    this._note(`offer seq=${doc.Seq} streams=${this.streams.length} sub=${!!this.sub}`);
     try {
       if (!this.sub) this._makeSubscriber();
       const pc = this.sub;
@@ -166,6 +174,7 @@ export class Sfu extends Emitter {
       this.channel.send('SfuAnswer', { Seq: doc.Seq, Answer: { type: 'answer', sdp: pc.localDescription.sdp } });
       this._mapStreams();
     } catch (err) {
+      this._note(`answer failed ${err}`);
       console.warn('SFU: cannot answer the subscription', err);
     }
   }
@@ -173,6 +182,10 @@ export class Sfu extends Emitter {
   /** SfuEvent: Janus's hangup, slowlink or media events, relayed by the server. */
   event(doc) {
     if (!doc) return;
+    this._note(`event ${doc.Event} ${doc.Role || ''}`);
+    if (doc.Role === 'subscriber' && (doc.Event === 'hangup' || doc.Event === 'restart')) {
+      this._closeSubscriber(); // Janus starts a fresh subscriber connection: a fresh offer follows
+    }
     if (doc.Event === 'hangup' && doc.Role === 'publisher' && this.active) {
       this._closePublisher();
       setTimeout(() => {
@@ -230,6 +243,13 @@ export class Sfu extends Emitter {
   }
 
   // ------------------------------------------------------------ receiving
+
+  _closeSubscriber() {
+    if (!this.sub) return;
+    this.sub.ontrack = this.sub.onconnectionstatechange = null;
+    this.sub.close();
+    this.sub = null;
+  }
 
   _makeSubscriber() {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers() || [] });
@@ -387,16 +407,13 @@ export class Sfu extends Emitter {
 
   /** Close both connections and forget the SFU peers (leaving, Janus gone, back on mesh). */
   stop() {
+    this._note('stop');
     clearTimeout(this.overlapTimer);
     clearInterval(this.timer);
     this.timer = 0;
     if (this.pub) this.channel.send('SfuUnpublish', { Kind: 'camera' });
     this._closePublisher();
-    if (this.sub) {
-      this.sub.ontrack = this.sub.onconnectionstatechange = null;
-      this.sub.close();
-      this.sub = null;
-    }
+    this._closeSubscriber();
     const had = this.records.size;
     this.records.clear();
     this.ready.clear();

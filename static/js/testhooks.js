@@ -38,7 +38,10 @@ export function installTestHooks(app) {
     },
     get sfu() {
       const s = app.sfu;
-      return { active: s.active, publishing: !!s.pub, subscribed: !!s.sub, peers: [...s.records.keys()] };
+      return { active: s.active, publishing: !!s.pub, subscribed: !!s.sub, peers: [...s.records.keys()],
+        streams: s.streams.map((x) => `${x.Mid}:${String(x.Id).slice(0, 6)}:${x.Media}`),
+        log: s.log.slice(),
+        transceivers: s.sub ? s.sub.getTransceivers().map((t) => `${t.mid}:${t.currentDirection}:${t.receiver.track.muted}`) : [] };
     },
     sfuStats(peerId) { return app.sfu.stats(peerId); },
     /** Every PeerConnection of the page, for tests: [{role, outboundVideo, pair}] */
