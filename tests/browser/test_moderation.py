@@ -279,6 +279,11 @@ def test_invite_link_past_pin_and_lock(server, clients):
     assert sent == [{"Action": "invite", "Expires": 86400}]
     assert not unnamed_controls(a.page), unnamed_controls(a.page)
     a.screenshot("moderation-invite-desktop")
+    # the copy button puts exactly that link on the clipboard
+    a.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url.rstrip("/"))
+    panel.locator(".mod-invite-copy").click()
+    a.toast("Invite link copied.").wait_for()
+    assert a.page.evaluate("() => navigator.clipboard.readText()") == url
 
     # the link: no PIN prompt, no lobby; the token leaves the address bar at once
     b = clients("Bob", url)
@@ -345,7 +350,7 @@ def test_role_passes_on_when_the_moderator_leaves(server, clients):
 
 def test_phone_layout(server, clients):
     room = "mod-phone"
-    a = join(clients, "Alice", server, room, viewport=PHONE)
+    a = join(clients, "Alice", server, room, viewport=PHONE, color_scheme="dark")
     wait_role(a, "moderator")
     set_lock(a, True)
     b = clients("Bob", server.room_url(room), viewport=PHONE)
