@@ -244,11 +244,13 @@ export class Moderation extends Emitter {
 
   /**
    * Leave the lobby we wait in, the way "Leave room" leaves a room: to the default room (or the
-   * welcome page when there is none). That Hello also takes our knock out of the lobby.
+   * welcome page when there is none). That Hello takes our knock out of the lobby; the Leave before
+   * it says so where no Hello gets that far (no default room).
    */
   cancelWaiting() {
     if (!this.waiting) return;
     this.waiting = null;
+    if (this.channel.connected) this.channel.send('Leave', {}); // never queued for a later connection
     this.emit('change');
     this.rooms.leave();
   }
