@@ -418,3 +418,32 @@ def test_lock_knock_admit_across_two_processes(tmp_path, clients):
         for node in nodes:
             node.kill()
         nats.stop()
+
+
+def test_moderator_login_link_past_the_lock(live_server, clients):
+    """A JWT with the moderator claim: the holder enters a locked room without knocking and
+    moderates next to the opener; both are marked as moderators in each other's panel."""
+    import jwt
+    key = "moderation-test-key-0123456789abcdef"
+    server = live_server({"users": {"enabled": True, "mode": "jwt", "jwt_key": key}})
+    room = "mod-chair"
+    a = join(clients, "Alice", server, room)
+    wait_role(a, "moderator")
+    set_lock(a, True)
+    now = int(time.time())
+    token = jwt.encode({"sub": "carol", "name": "Carol", "room": room, "moderator": True, "iat": now, "exp": now + 300},
+                       key, algorithm="HS256")
+    c = clients("", server.room_url(f"{room}?jwt={token}"), profile={"name": ""})
+    c.wait("() => window.__spreedTest.userid === 'carol'")
+    c.wait_ready(room)
+    wait_role(c, "moderator")
+    assert not moderated(c, "waiting")
+    c.page.locator(".room-lobby-locked").wait_for()
+    panel = open_panel(c)
+    assert panel.locator(f'.mod-people .mod-item[data-id="{a.id}"] .mod-tag').text_content() == "Moderator"
+    assert panel.locator(f'.mod-people .mod-item[data-id="{a.id}"] .mod-promote').is_hidden()
+    panel = open_panel(a)
+    panel.locator(f'.mod-people .mod-item[data-id="{c.id}"] .mod-tag').wait_for()
+    assert a.page.evaluate("() => document.body.dataset.moderation") == "moderator"
+    for x in (a, c):
+        assert not x.real_errors(), (x.name, x.errors)
