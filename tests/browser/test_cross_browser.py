@@ -10,11 +10,12 @@ import hashlib
 import os
 import stat
 import time
-from pathlib import Path
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, poll, sync_playwright
+pytest.importorskip("websockets", reason="the BiDi harness needs the websockets package")
+
+from .conftest import CHROMIUM, CHROMIUM_ARGS, poll, sync_playwright
 from .firefox_bidi import FirefoxPage, ice_problems
 from .test_firefox import VIDEO_OK, assert_loopback, assert_video_from, shot, wait_download
 

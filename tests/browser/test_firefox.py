@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("websockets", reason="the BiDi harness needs the websockets package")
+
 from .conftest import SCREENSHOTS
 from .firefox_bidi import FirefoxPage, ice_problems
 
