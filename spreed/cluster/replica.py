@@ -55,6 +55,8 @@ class Replica:
         if new_here or not snapshot:
             self._deliver(stub, stub.doc("Joined", with_rev=False))
             self.hub.conference_update(room_id, membership=True)
+        if self.hub.sfu is not None:  # the SFU decision counts every node's members
+            self.hub.sfu.room_changed(room_id)
 
     def leave(self, session_id: str, status: str = "", node: str = "") -> None:
         """A remote session left its room; our members there hear Left with `status` ("" = silently).
@@ -112,6 +114,8 @@ class Replica:
             if room is not None and room.members.get(stub.id) is stub:
                 del room.members[stub.id]
                 room.touch()
+                if self.hub.sfu is not None:
+                    self.hub.sfu.room_changed(room.id)
             stub.hello = False
 
     def _deliver(self, stub: Session, data: dict[str, Any]) -> None:

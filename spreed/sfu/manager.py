@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -60,22 +61,36 @@ class Subscriber:
         self.janus_offer: dict[str, Any] | None = None  # an offer Janus made by itself (a feed went away)
 
 
+class Watcher:
+    """A handle joined to the Janus room without publishing: Janus tells it about every feed,
+    including those published through other processes of a cluster."""
+    __slots__ = ("handle",)
+
+    def __init__(self) -> None:
+        self.handle = 0
+
+
 class SfuRoom:
     __slots__ = ("id", "backend", "janus_id", "secret", "pin", "mode", "created", "publishers",
-                 "subscribers", "teardown", "creating")
+                 "subscribers", "teardown", "creating", "watcher", "remote_feeds")
 
-    def __init__(self, room_id: str, backend: "Backend") -> None:
+    def __init__(self, room_id: str, backend: "Backend", key: bytes) -> None:
         self.id = room_id
         self.backend = backend
-        self.janus_id = 0
-        self.secret = secrets.token_hex(16)
-        self.pin = secrets.token_hex(16)
+        # Derived from app.sessionSecret, which every process of a cluster shares: all of them place
+        # the room in the same Janus room, and nobody without the secret can guess id, secret or PIN.
+        digest = hmac.new(key, b"sfu-room\0" + room_id.encode(), hashlib.sha256).digest()
+        self.janus_id = (int.from_bytes(digest[:7], "big") >> 4) | (1 << 52)
+        self.secret = digest[8:24].hex()
+        self.pin = hmac.new(key, b"sfu-pin\0" + room_id.encode(), hashlib.sha256).hexdigest()[:32]
         self.mode = "mesh"
         self.created = False
         self.creating: asyncio.Task | None = None
         self.publishers: dict[tuple[str, str], Publisher] = {}
         self.subscribers: dict[str, Subscriber] = {}
         self.teardown: asyncio.TimerHandle | None = None
+        self.watcher: Watcher | None = None
+        self.remote_feeds: dict[int, tuple[str, str]] = {}  # feed -> (session id, kind), other processes
 
 
 class Backend:
@@ -230,7 +245,7 @@ class SfuManager:
         room = self.rooms.get(room_id)
         if mode == "sfu":
             if room is None:
-                room = self.rooms[room_id] = SfuRoom(room_id, self.backend_for(room_id))
+                room = self.rooms[room_id] = SfuRoom(room_id, self.backend_for(room_id), self.hub.config.session_secret)
             if room.teardown is not None:
                 room.teardown.cancel()
                 room.teardown = None
@@ -273,20 +288,30 @@ class SfuManager:
         room = self.rooms.get(room_id)
         if room is None:
             return []
-        return [{"Id": p.session_id, "Kind": p.kind} for p in room.publishers.values() if p.ready]
+        feeds = [{"Id": p.session_id, "Kind": p.kind} for p in room.publishers.values() if p.ready]
+        return feeds + [{"Id": sid, "Kind": kind} for sid, kind in room.remote_feeds.values()]
 
     # ------------------------------------------------------------ Janus rooms
     async def _create(self, room: SfuRoom) -> None:
         backend = room.backend
         try:
             handle = await backend.attach(room.id, room)
-            room.janus_id = new_id()
             body = {"request": "create", "room": room.janus_id, "secret": room.secret, "pin": room.pin,
                     "is_private": True, "publishers": 64, "bitrate": self.bitrate, "bitrate_cap": True,
                     "audiolevel_event": False, "notify_joining": False, "permanent": False,
                     "description": "spreed"}
-            await backend.message(handle, body)
+            try:
+                await backend.message(handle, body)
+            except JanusError as exc:
+                if exc.code != 427:  # 427: another process of the cluster created it already
+                    raise
             await backend.detach(handle)
+            room.watcher = Watcher()
+            room.watcher.handle = await backend.attach(room.id, room.watcher)
+            reply = await backend.message(room.watcher.handle, {
+                "request": "join", "room": room.janus_id, "ptype": "publisher", "pin": room.pin,
+                "display": "watch"}, wait_event=True)
+            self._remote_publishers(room, ((reply.get("plugindata") or {}).get("data") or {}).get("publishers") or [])
             room.created = True
         except (JanusGone, JanusError) as exc:
             log.warning("SFU: cannot create a Janus room (%s): the room stays mesh", exc)
@@ -308,6 +333,9 @@ class SfuManager:
             room.teardown.cancel()
             room.teardown = None
         handles = [p.handle for p in room.publishers.values()] + [s.handle for s in room.subscribers.values()]
+        if room.watcher is not None:
+            handles.append(room.watcher.handle)
+            room.watcher = None
         for sub in room.subscribers.values():
             if sub.task is not None:
                 sub.task.cancel()
@@ -321,6 +349,9 @@ class SfuManager:
     async def _destroy_janus(self, room: SfuRoom) -> None:
         if not room.created or not room.backend.up:
             return
+        live = self.hub.rooms.rooms.get(room.id)
+        if live is not None and any(m.node for m in live.members.values()) and self.wanted_mode(room.id) == "sfu":
+            return  # members on other processes still use it
         room.created = False
         try:
             handle = await room.backend.attach(room.id, room)
@@ -360,7 +391,8 @@ class SfuManager:
         pub.handle = await backend.attach(room.id, pub)
         room.publishers[key] = pub
         body = {"request": "joinandconfigure", "room": room.janus_id, "ptype": "publisher", "id": pub.feed,
-                "pin": room.pin, "display": kind, "audio": True, "video": True, "bitrate": self.bitrate}
+                "pin": room.pin, "display": f"{kind} {session.id}", "audio": True, "video": True,
+                "bitrate": self.bitrate}
         try:
             reply = await backend.message(pub.handle, body, {"type": "offer", "sdp": offer["sdp"]},
                                           wait_event=True)
@@ -429,7 +461,22 @@ class SfuManager:
                 sub.task = asyncio.create_task(self._subscribe_loop(room, sub))
 
     def _wanted_feeds(self, room: SfuRoom, session_id: str) -> set[int]:
-        return {p.feed for p in room.publishers.values() if p.ready and p.session_id != session_id}
+        local = {p.feed for p in room.publishers.values() if p.ready and p.session_id != session_id}
+        return local | {feed for feed, (sid, _) in room.remote_feeds.items() if sid != session_id}
+
+    def _remote_publishers(self, room: SfuRoom, publishers: list[dict[str, Any]]) -> bool:
+        """Feeds published through other processes (ours are known already); True when any is new."""
+        ours = {p.feed for p in room.publishers.values()}
+        added = False
+        for pub in publishers:
+            kind, _, session_id = str(pub.get("display", "")).partition(" ")
+            feed = int(pub.get("id") or 0)
+            local = session_id in self.hub.sessions  # our own sessions' feeds are in room.publishers
+            if feed and session_id and kind in KINDS and not local and feed not in ours \
+                    and feed not in room.remote_feeds:
+                room.remote_feeds[feed] = (session_id, kind)
+                added = True
+        return added
 
     async def _subscribe_loop(self, room: SfuRoom, sub: Subscriber) -> None:
         """Bring the session's subscription to the wanted feeds, one renegotiation at a time."""
@@ -501,12 +548,13 @@ class SfuManager:
         sub.mids = self._mids_of(streams)
 
     def _stream_list(self, room: SfuRoom, sub: Subscriber) -> list[dict[str, Any]]:
-        by_feed = {p.feed: p for p in room.publishers.values()}
+        owners = {p.feed: (p.session_id, p.kind) for p in room.publishers.values()}
+        owners.update(room.remote_feeds)
         out = []
         for mid, (feed, media) in sub.mids.items():
-            pub = by_feed.get(feed)
-            if pub is not None:
-                out.append({"Mid": mid, "Id": pub.session_id, "Kind": pub.kind, "Media": media})
+            owner = owners.get(feed)
+            if owner is not None:
+                out.append({"Mid": mid, "Id": owner[0], "Kind": owner[1], "Media": media})
         return out
 
     async def _offer_to_client(self, room: SfuRoom, sub: Subscriber, jsep: dict[str, Any]) -> None:
@@ -543,6 +591,7 @@ class SfuManager:
         if sub is None or not sub.handle:
             return
         feeds = {p.feed for p in room.publishers.values() if p.session_id == peer_id and p.kind == kind}
+        feeds |= {f for f, owner in room.remote_feeds.items() if owner == (peer_id, kind)}
         streams = [{"mid": mid, "substream": substream} for mid, (feed, media) in sub.mids.items()
                    if feed in feeds and media == "video"]
         if streams:
@@ -566,6 +615,16 @@ class SfuManager:
                 if kind == "hangup" and room.publishers.get((owner.session_id, owner.kind)) is owner:
                     del room.publishers[(owner.session_id, owner.kind)]
                     asyncio.ensure_future(self._unpublished(room, owner))
+        elif isinstance(owner, Watcher):
+            data = (msg.get("plugindata") or {}).get("data") or {}
+            changed = self._remote_publishers(room, data.get("publishers") or [])
+            for key in ("unpublished", "leaving"):
+                gone = data.get(key)
+                if isinstance(gone, int) and room.remote_feeds.pop(gone, None) is not None:
+                    changed = True
+            if changed:
+                self._sync_all(room)
+                self._feeds_changed(room)
         elif isinstance(owner, Subscriber):
             if kind in ("hangup", "slowlink", "media"):
                 self._notify(owner.session_id, self._event_doc(msg, "", "subscriber"))
