@@ -236,7 +236,7 @@ def bad_runs(tmp_path_factory):
         results = {}
         for name, proc in started.items():
             try:
-                out, err = proc.communicate(timeout=15)
+                out, err = proc.communicate(timeout=60)  # two dozen start-ups share the cores
             except subprocess.TimeoutExpired:
                 proc.kill()
                 out, err = proc.communicate()
