@@ -271,3 +271,39 @@ async def test_bad_moderate_documents(make_server):
     await outside.hello("x", Features=MOD)
     await outside.send({"Type": "Leave", "Leave": {}})
     assert (await moderate(outside, "lock"))["Code"] == "not_in_room"
+
+
+@pytest.mark.gen_test
+async def test_a_moderator_whose_connection_drops_gets_the_role_back(make_server):
+    srv = await make_server()
+    mod, _ = await member(srv)
+    other, _ = await member(srv)
+    mod.close()
+    await state_where(other, lambda state: state["Role"] == "moderator")
+    back = await srv.connect(token=mod.self_doc["Token"])
+    assert back.id == mod.id
+    welcome = (await back.hello("m", Features=MOD))["Data"]
+    assert welcome["Moderation"]["Role"] == "moderator"
+    assert set(welcome["Moderation"]["Moderators"]) == {mod.id, other.id}
+    # leaving on purpose is different: the role is not kept for a return
+    await back.send({"Type": "Leave", "Leave": {}})
+    await state_where(other, lambda state: state["Moderators"] == [other.id])
+    assert (await back.hello("m", Features=MOD))["Data"]["Moderation"]["Role"] == "participant"
+
+
+@pytest.mark.gen_test
+async def test_a_knocker_that_leaves_the_lobby_is_forgotten_and_the_joiner_hears_nothing_before_welcome(make_server):
+    srv = await make_server()
+    mod, _ = await member(srv)
+    await moderate(mod, "lock")
+    knocker = await srv.connect()
+    assert (await knocker.hello("m", Features=MOD))["Data"]["Moderated"]["Action"] == "waiting"
+    await state_where(mod, lambda state: len(state["Lobby"]) == 1)
+    await knocker.send({"Type": "Leave", "Leave": {}})
+    await state_where(mod, lambda state: state["Lobby"] == [])
+    await moderate(mod, "unlock")
+    joiner = await srv.connect()
+    await joiner.send({"Type": "Hello", "Hello": {"Version": "1.0.0", "Ua": "t", "Name": "m", "Features": MOD},
+                       "Iid": "w"})
+    first = await joiner.recv()
+    assert first["Iid"] == "w" and first["Data"]["Type"] == "Welcome", first

@@ -60,6 +60,7 @@ def on_hello(req: "Request") -> None:
 
 @handles("Leave")
 def on_leave(req: "Request") -> None:
+    req.hub.moderation.leave_lobby(req.session)  # a knocker that gives up waiting
     leave_room(req.hub, req.session, "soft")
 
 

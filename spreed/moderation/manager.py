@@ -58,10 +58,10 @@ class Moderation:
         mac = hmac.new(self.hub.config.session_secret, b"invites:" + room_id.encode(), hashlib.sha256)
         return mac.hexdigest()[:18]
 
-    def changed(self, room_id: str) -> None:
+    def changed(self, room_id: str, exclude: str = "") -> None:
         """Tell the room's capable members (and the cluster) about a change of roles, lock or lobby."""
         self._publish(room_id, self.state(room_id))
-        self.push(room_id)
+        self.push(room_id, exclude)
 
     def _publish(self, room_id: str, state: RoomModeration) -> None:
         cluster = self.hub.cluster
@@ -70,12 +70,12 @@ class Moderation:
             state.origin = cluster.node
             cluster.moderation_changed(room_id, state.export())
 
-    def push(self, room_id: str) -> None:
+    def push(self, room_id: str, exclude: str = "") -> None:
         room = self.hub.rooms.rooms.get(room_id)
         if room is None:
             return
         for member in list(room.members.values()):
-            if member.conn is not None and capable(member):
+            if member.conn is not None and capable(member) and member.id != exclude:
                 member.conn.send(envelope(self.state_doc(member, room)))
 
     def state_doc(self, session: "Session", room: "Room") -> dict[str, Any]:
@@ -139,19 +139,23 @@ class Moderation:
 
     # ------------------------------------------------------------ roles follow joins and leaves
     def joined(self, session: "Session", room: "Room") -> None:
+        """Roles after a join; the joiner itself learns the state from its Welcome."""
         state = self.state(room.id)
         state.admitted.pop(session.id, None)
         present = [m for m in room.members if m in state.moderators and m != session.id]
         able = [m for m in present if capable(room.members[m])]
-        if is_jwt_moderator(session) or not present or (not able and capable(session)):
+        returning = state.returning.pop(session.id, 0.0) > time.monotonic()
+        if is_jwt_moderator(session) or returning or not present or (not able and capable(session)):
             state.moderators.add(session.id)
-        self.changed(room.id)
+        self.changed(room.id, exclude=session.id)
 
     def left(self, session: "Session", room_id: str) -> None:
         self.leave_lobby(session)
         state = self.rooms.get(room_id)
         if state is None:
             return
+        if session.id in state.moderators and session.closed:  # a dropped connection may come back
+            state.remember_moderator(session.id)
         state.moderators.discard(session.id)
         room = self.hub.rooms.rooms.get(room_id)
         members = list(room.members.values()) if room is not None else []

@@ -8,6 +8,7 @@ from typing import Any
 
 BAN_SECONDS = 600
 ADMISSION_SECONDS = 300  # an admitted knocker has this long to send its Hello again
+RETURN_SECONDS = 120  # a moderator whose connection dropped gets the role back when it reconnects this soon
 MAX_LOBBY = 100  # waiting sessions per room; more knocks get room_locked
 MAX_BANS = 1000  # per room
 
@@ -22,6 +23,7 @@ class RoomModeration:
     locked: bool = False
     lobby: dict[str, dict[str, str]] = field(default_factory=dict)  # session id -> Id, Name, Userid
     admitted: dict[str, float] = field(default_factory=dict)  # session id -> until (monotonic)
+    returning: dict[str, float] = field(default_factory=dict)  # dropped moderators -> until (monotonic)
     bans: dict[str, float] = field(default_factory=dict)  # "id:<session>" / "user:<userid>" -> until (wall clock)
     invite_generation: str = field(default_factory=new_generation)
     revocations: int = 0  # how often invites were revoked: the generation of the most revocations wins
@@ -50,6 +52,13 @@ class RoomModeration:
             return False
         return True
 
+    def remember_moderator(self, session_id: str) -> None:
+        now = time.monotonic()
+        for key in [k for k, until in self.returning.items() if until < now]:
+            del self.returning[key]
+        if len(self.returning) < MAX_LOBBY:
+            self.returning[session_id] = now + RETURN_SECONDS
+
     def admit(self, session_id: str) -> None:
         self.lobby.pop(session_id, None)
         self.admitted[session_id] = time.monotonic() + ADMISSION_SECONDS
@@ -61,6 +70,7 @@ class RoomModeration:
         now_wall, now_mono = time.time(), time.monotonic()
         return {"m": sorted(self.moderators), "l": self.locked, "q": self.lobby,
                 "a": {k: v - now_mono for k, v in self.admitted.items()},
+                "t": {k: v - now_mono for k, v in self.returning.items()},
                 "b": {k: v - now_wall for k, v in self.bans.items()}, "g": self.invite_generation,
                 "r": self.revocations, "v": self.version, "o": self.origin}
 
@@ -69,6 +79,7 @@ class RoomModeration:
         now_wall, now_mono = time.time(), time.monotonic()
         return cls(moderators=set(data.get("m", ())), locked=bool(data.get("l")), lobby=dict(data.get("q", {})),
                    admitted={k: now_mono + float(v) for k, v in dict(data.get("a", {})).items()},
+                   returning={k: now_mono + float(v) for k, v in dict(data.get("t", {})).items()},
                    bans={k: now_wall + float(v) for k, v in dict(data.get("b", {})).items()},
                    invite_generation=str(data.get("g") or ""), revocations=int(data.get("r", 0)),
                    version=int(data.get("v", 0)), origin=str(data.get("o", "")))
@@ -81,7 +92,7 @@ class RoomModeration:
         """
         if (other.version, other.origin) > (self.version, self.origin):
             self.moderators, self.locked, self.lobby = set(other.moderators), other.locked, dict(other.lobby)
-            self.admitted = dict(other.admitted)
+            self.admitted, self.returning = dict(other.admitted), dict(other.returning)
             self.version, self.origin = other.version, other.origin
         for key, until in other.bans.items():
             self.bans[key] = max(until, self.bans.get(key, 0.0))
