@@ -24,7 +24,7 @@ log = logging.getLogger("spreed.sfu")
 FEATURE = "sfu"
 KINDS = ("camera", "screen")
 ANSWER_TIMEOUT = 20.0
-MESH_GRACE = 12.0  # seconds the Janus room outlives a switch to mesh (clients overlap both)
+MESH_GRACE = 20.0  # seconds the Janus room outlives a switch to mesh (clients overlap both, up to 15 s)
 RETRY_MIN, RETRY_MAX = 0.5, 5.0
 MAX_SUBSCRIBE_ROUNDS = 20
 
@@ -409,20 +409,29 @@ class SfuManager:
         return {"type": "answer", "sdp": jsep.get("sdp", "")}
 
     async def unpublish(self, session: "Session", kind: str) -> None:
+        """Stop one published stream; for the camera the client leaves the SFU altogether (its
+        subscriber connection is closed too, so a later return starts from fresh handles)."""
         room = self.rooms.get(session.roomid)
         if room is None:
             return
         pub = room.publishers.pop((session.id, kind), None)
+        if kind == "camera":
+            sub = room.subscribers.pop(session.id, None)
+            if sub is not None:
+                if sub.task is not None:
+                    sub.task.cancel()
+                await room.backend.detach(sub.handle)
         if pub is not None:
             await self._unpublished(room, pub)
 
     async def _unpublished(self, room: SfuRoom, pub: Publisher) -> None:
         was_ready = pub.ready
         pub.ready = False
+        if was_ready:
+            self._feeds_changed(room)  # the tiles go now, not after Janus's round trips
         await room.backend.detach(pub.handle)
         if was_ready:
             self._sync_all(room)
-            self._feeds_changed(room)
 
     def _drop_session(self, room: SfuRoom, session_id: str) -> None:
         for kind in KINDS:

@@ -373,7 +373,7 @@ class App extends Emitter {
       case 'Candidate': if (!this.tokens.candidate(env.From, data)) this.calls.candidate(env.From, data); break;
       case 'Bye': this.calls.bye(env.From, data); break;
       case 'Joined': this.buddies.joined(data); break;
-      case 'Left': this.buddies.left(data); break;
+      case 'Left': this.buddies.left(data); this.sfu.peerLeft(data.Id); break;
       case 'Status': this.buddies.status(data); break;
       case 'Users': if (Array.isArray(data.Users)) this.buddies.setAll(data.Users, this.ownId()); break;
       case 'Chat': this.chat.receive(env); break;

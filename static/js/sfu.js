@@ -8,7 +8,7 @@ import { Emitter } from './events.js';
 const GATHER_WAIT = 1000; // ms we wait for our ICE candidates before sending an offer or answer
 const TICK = 400; // ms between checks of talking, flowing pictures and tile sizes
 const TALK_LEVEL = 0.04;
-const MESH_OVERLAP_MAX = 10000; // ms the SFU stays up after a switch to mesh, at most
+const MESH_OVERLAP_MAX = 15000; // ms the SFU stays up after a switch to mesh, at most (the server keeps it 20 s)
 // simulcast layers, highest first (Janus's order); tiny sources are sent as one layer by the browser
 const LAYERS = [
   { rid: 'f', maxBitrate: 900000 },
@@ -72,6 +72,7 @@ class SfuCall {
     this.everConnected = false;
     this.disconnected = false;
     this.mids = [];
+    this.decoded = 0;
     this.layer = -1;
     this.started = Date.now();
   }
@@ -94,6 +95,7 @@ export class Sfu extends Emitter {
     this.ready = new Set(); // peers that told us (mesh data channel) they receive us through the SFU
     this.told = new Set(); // peers we told the same
     this.publishing = null;
+    this.ticking = false;
     this.timer = 0;
     this.overlapTimer = 0;
     this.streams = []; // the last SfuOffer's streams
@@ -159,6 +161,11 @@ export class Sfu extends Emitter {
     }
   }
 
+  /** Left: the peer's tile goes at once (its feed follows on the server's next offer). */
+  peerLeft(peerId) {
+    if (typeof peerId === 'string') this._dropRecord(peerId);
+  }
+
   /** SfuOffer: Janus's offer for our subscriber connection, with which mid carries whom. */
   async offer(doc) {
     if (!doc || !doc.Offer || typeof doc.Offer.sdp !== 'string') return;
@@ -208,7 +215,9 @@ export class Sfu extends Emitter {
     for (const kind of ['audio', 'video']) {
       const track = stream.getTracks().find((tr) => tr.kind === kind) || null;
       const init = { direction: 'sendonly', streams: [stream] };
-      if (kind === 'video') init.sendEncodings = LAYERS.map((l) => ({ ...l }));
+      // simulcast only where the browser would send more than one layer (from 640x360 on)
+      const size = track && track.getSettings ? track.getSettings() : {};
+      if (kind === 'video' && (size.width || 0) >= 640) init.sendEncodings = LAYERS.map((l) => ({ ...l }));
       const tr = pc.addTransceiver(track || kind, init);
       this.senders[kind] = tr.sender;
       if (kind === 'video' && this.media.videoMuted) tr.sender.replaceTrack(null).catch(() => {});
@@ -308,16 +317,12 @@ export class Sfu extends Emitter {
     this.calls.emit('change', null);
   }
 
-  /** Our view of a peer through the SFU is live: a video track that receives, or sound. */
+  /** Our view of a peer through the SFU is live: its pictures are decoded (or it sends no video). */
   _flowing(rec) {
     const tracks = rec.pc.remoteStream.getTracks();
     const video = tracks.find((t) => t.kind === 'video');
     return !!this.sub && this.sub.connectionState === 'connected' && tracks.length > 0
-      && (!video || !video.muted || this._videoOff(rec.peerId));
-  }
-
-  _videoOff() {
-    return false;
+      && (!video || (!video.muted && rec.decoded > 0));
   }
 
   // ------------------------------------------------------------ the periodic check
@@ -327,7 +332,44 @@ export class Sfu extends Emitter {
   }
 
   async _tick() {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this._check();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Per mid of the subscriber connection: frames decoded and audio level. */
+  async _inbound() {
+    const out = new Map();
+    if (!this.sub) return out;
+    let report;
+    try {
+      report = await this.sub.getStats();
+    } catch {
+      return out;
+    }
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.mid !== undefined) {
+        out.set(String(s.mid), { frames: s.framesDecoded || 0, level: s.audioLevel || 0 });
+      }
+    });
+    return out;
+  }
+
+  async _check() {
+    const inbound = await this._inbound();
     let changed = false;
+    for (const rec of this.records.values()) {
+      rec.decoded = rec.mids.reduce((n, m) => n + ((inbound.get(m) || {}).frames || 0), 0);
+      const talking = rec.mids.some((m) => ((inbound.get(m) || {}).level || 0) > TALK_LEVEL);
+      if (talking !== rec.talking) {
+        rec.talking = talking;
+        this.calls.emit('talking', rec);
+      }
+    }
     for (const rec of this.records.values()) {
       const flowing = this._flowing(rec);
       const state = flowing ? 'connected' : 'connecting';
@@ -350,7 +392,6 @@ export class Sfu extends Emitter {
       if (!pending) this.stop();
     }
     if (changed) this.calls.emit('change', null);
-    await this._talking();
   }
 
   /** Each tile asks for the simulcast layer that fits its size (0 smallest .. 2 largest). */
@@ -362,28 +403,6 @@ export class Sfu extends Emitter {
     if (layer === rec.layer) return;
     rec.layer = layer;
     this.channel.send('SfuLayer', { Id: rec.peerId, Kind: 'camera', Substream: layer });
-  }
-
-  async _talking() {
-    const pc = this.sub;
-    if (!pc || !this.records.size) return;
-    let report;
-    try {
-      report = await pc.getStats();
-    } catch {
-      return;
-    }
-    const levels = new Map();
-    report.forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'audio' && s.mid !== undefined) levels.set(String(s.mid), s.audioLevel || 0);
-    });
-    for (const rec of this.records.values()) {
-      const talking = rec.mids.some((m) => (levels.get(m) || 0) > TALK_LEVEL);
-      if (talking !== rec.talking) {
-        rec.talking = talking;
-        this.calls.emit('talking', rec);
-      }
-    }
   }
 
   /** Inbound counters of one peer received through the SFU (tests and diagnostics). */
@@ -411,7 +430,7 @@ export class Sfu extends Emitter {
     clearTimeout(this.overlapTimer);
     clearInterval(this.timer);
     this.timer = 0;
-    if (this.pub) this.channel.send('SfuUnpublish', { Kind: 'camera' });
+    if ((this.pub || this.sub) && this.channel.connected) this.channel.send('SfuUnpublish', { Kind: 'camera' });
     this._closePublisher();
     this._closeSubscriber();
     const had = this.records.size;
