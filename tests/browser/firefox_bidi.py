@@ -8,7 +8,7 @@ Everything is loopback only (issue #12 point 6). Prefs cannot keep Firefox's ICE
 interfaces (measured on ESR 153: media.peerconnection.ice.force_interface="lo" is ignored, and
 default_address_only picks eth0), so Firefox runs in a network namespace of its own that has only
 `lo` (`LoopbackNetns`). The test server gets a second listening socket inside that namespace on the
-same port (`LoopbackNetns.expose`), so page URLs are the same everywhere; the BiDi websocket is
+same port (`LoopbackNetns.listener`, used by conftest.expose_in_netns), so page URLs are the same everywhere; the BiDi websocket is
 opened from a socket created in the namespace too. `LOOPBACK_PREFS` still switch off every background
 service and send any non-local traffic to a dead proxy on 127.0.0.1; `foreign_sockets()` audits the
 sockets the Firefox processes hold.
@@ -18,15 +18,15 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import ctypes
-import select
-import socket
 import ipaddress
 import itertools
 import json
 import os
 import re
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -163,6 +163,13 @@ LOOPBACK_PREFS: dict[str, Any] = {
     "privacy.query_stripping.enabled": False,
     "dom.push.connection.enabled": False,
     "dom.push.serverURL": "",
+    "browser.translations.enable": False,
+    "browser.ml.enable": False,
+}
+
+# A quiet session: downloads go straight into the profile's folder (tests read them from disk),
+# notifications are allowed, no crash-restore pages, and the remote agent's recommended prefs.
+SESSION_PREFS: dict[str, Any] = {
     "browser.sessionstore.resume_from_crash": False,
     "browser.download.folderList": 2,
     "browser.download.useDownloadDir": True,
@@ -172,8 +179,6 @@ LOOPBACK_PREFS: dict[str, Any] = {
     "browser.download.panel.shown": True,
     "browser.helperApps.neverAsk.saveToDisk": "application/octet-stream,text/plain",
     "pdfjs.disabled": True,
-    "browser.translations.enable": False,
-    "browser.ml.enable": False,
     "dom.webnotifications.enabled": True,
     "permissions.default.desktop-notification": 1,
     "remote.prefs.recommended": True,
@@ -359,11 +364,10 @@ class Firefox:
         self.downloads = self.tmp / "downloads"
         self.profile.mkdir()
         self.downloads.mkdir()
-        prefs = {**MEDIA_PREFS, **LOOPBACK_PREFS, "browser.download.dir": str(self.downloads), **(extra_prefs or {})}
+        prefs = {**MEDIA_PREFS, **LOOPBACK_PREFS, **SESSION_PREFS, "browser.download.dir": str(self.downloads), **(extra_prefs or {})}
         (self.profile / "user.js").write_text(
             "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in prefs.items()))
-        env = {**os.environ, "MOZ_HEADLESS": "1", "MOZ_CRASHREPORTER_DISABLE": "1", "HOME": str(self.tmp),
-               "MOZ_REMOTE_SETTINGS_DEVTOOLS": "0"}
+        env = {**os.environ, "MOZ_HEADLESS": "1", "MOZ_CRASHREPORTER_DISABLE": "1", "HOME": str(self.tmp)}
         env.pop("DISPLAY", None)
         argv = [binary, "--headless", "--no-remote", "--profile", str(self.profile), "--remote-debugging-port", "0"]
         self.proc = subprocess.Popen(
