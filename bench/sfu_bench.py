@@ -150,8 +150,11 @@ def main() -> int:
             browsers = {"mesh": pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=MESH_ARGS),
                         "sfu": pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=SFU_ARGS)}
             for n in args.pages:
-                for mode in ("mesh", "sfu"):
-                    res = run_case(browsers[mode], srv, server, janus, mode, n, args.seconds)
+                for mode in ("sfu", "mesh"):
+                    try:
+                        res = run_case(browsers[mode], srv, server, janus, mode, n, args.seconds)
+                    except Exception as exc:  # noqa: BLE001 - one case that times out is reported, the rest run
+                        res = {"mode": mode, "pages": n, "error": str(exc).splitlines()[0][:200]}
                     print(json.dumps(res), flush=True)
                     results.append(res)
             for b in browsers.values():
