@@ -307,3 +307,13 @@ async def test_a_knocker_that_leaves_the_lobby_is_forgotten_and_the_joiner_hears
                        "Iid": "w"})
     first = await joiner.recv()
     assert first["Iid"] == "w" and first["Data"]["Type"] == "Welcome", first
+
+
+@pytest.mark.gen_test
+async def test_stream_mute_needs_the_sfu(make_server):
+    srv = await make_server()
+    mod, _ = await member(srv)
+    other, _ = await member(srv)
+    error = await moderate(mod, "muteStream", Target=other.id)
+    assert error == {"Type": "Error", "Code": "sfu_unavailable", "Message": "This room is not on the SFU"}
+    assert (await moderate(other, "muteStream", Target=mod.id))["Code"] == "not_moderator"

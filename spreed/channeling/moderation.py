@@ -28,4 +28,6 @@ def on_moderate(req: "Request") -> None:
         raise ChannelError("not_in_room", "Not in a room")
     if session.id not in hub.moderation.state(room.id).moderators:
         raise ChannelError("not_moderator", "Only a moderator of this room can do that")
-    req.reply(run(req, room, doc))
+    reply = run(req, room, doc)
+    if reply:  # an action that waits for Janus replies later by itself
+        req.reply(reply)

@@ -5,6 +5,7 @@ The handler has already checked that the sender is a moderator of the room it is
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -156,3 +157,43 @@ def revoke_invites(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[st
     state.revocations += 1
     req.hub.moderation.changed(room.id)
     return _state_reply(req, room)
+
+
+def _stream_mute(req: "Request", room: "Room", doc: dict[str, Any], mute: bool) -> dict[str, Any]:
+    """In a room on the SFU: Janus stops forwarding the target's microphone until unmuted.
+
+    The reply comes when Janus has answered; the target hears of it as `streamMuted`/`streamUnmuted`.
+    """
+    hub, target = req.hub, _member(room, doc)
+    if hub.sfu is None:
+        raise ChannelError("sfu_unavailable", "This room is not on the SFU")
+
+    async def work() -> None:
+        from ..sfu.janus import JanusError, JanusGone  # loaded, as hub.sfu is set
+        try:
+            done = await hub.sfu.mute_audio(target.id, room.id, mute)
+        except (JanusGone, JanusError):  # the moderator is told; nobody else is affected
+            done = False
+        if not done:
+            req.reply(ChannelError("sfu_unavailable", "The participant's stream is not on the SFU").doc())
+            return
+        hub.moderation.event(target.id, "streamMuted" if mute else "streamUnmuted", room.name, req.session.id)
+        req.reply(_state_reply(req, room))
+
+    task = asyncio.ensure_future(work())
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+    return {}
+
+
+_pending: set[asyncio.Task] = set()  # kept referenced until done
+
+
+@action("muteStream")
+def mute_stream(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    return _stream_mute(req, room, doc, True)
+
+
+@action("unmuteStream")
+def unmute_stream(req: "Request", room: "Room", doc: dict[str, Any]) -> dict[str, Any]:
+    return _stream_mute(req, room, doc, False)

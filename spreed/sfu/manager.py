@@ -35,7 +35,7 @@ def new_id() -> int:
 
 
 class Publisher:
-    __slots__ = ("session_id", "kind", "handle", "feed", "ready")
+    __slots__ = ("session_id", "kind", "handle", "feed", "ready", "audio_mids")
 
     def __init__(self, session_id: str, kind: str, handle: int, feed: int) -> None:
         self.session_id = session_id
@@ -43,6 +43,18 @@ class Publisher:
         self.handle = handle
         self.feed = feed
         self.ready = False  # webrtcup seen: others may subscribe
+        self.audio_mids: list[str] = []  # from the offer: what a moderator can mute at Janus
+
+
+def audio_mids(sdp: str) -> list[str]:
+    """The mids of the audio sections of an SDP."""
+    mids, in_audio = [], False
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            in_audio = line.startswith("m=audio")
+        elif in_audio and line.startswith("a=mid:"):
+            mids.append(line[6:].strip())
+    return mids
 
 
 class Subscriber:
@@ -388,6 +400,7 @@ class SfuManager:
             await self._unpublished(room, old)
         backend = room.backend
         pub = Publisher(session.id, kind, 0, new_id())
+        pub.audio_mids = audio_mids(str(offer.get("sdp", "")))
         pub.handle = await backend.attach(room.id, pub)
         room.publishers[key] = pub
         body = {"request": "joinandconfigure", "room": room.janus_id, "ptype": "publisher", "id": pub.feed,
@@ -407,6 +420,23 @@ class SfuManager:
             raise
         self.stats_counters["publishes"] += 1
         return {"type": "answer", "sdp": jsep.get("sdp", "")}
+
+    async def mute_audio(self, session_id: str, room_id: str, mute: bool = True) -> bool:
+        """A moderator's mute that holds whatever the participant's client does: Janus stops (or
+        resumes) forwarding the session's microphone. False when its camera stream is not on this
+        process's SFU."""
+        room = self.rooms.get(room_id)
+        pub = room.publishers.get((session_id, "camera")) if room is not None else None
+        if pub is None or not pub.audio_mids:
+            return False
+        for mid in pub.audio_mids:
+            body = {"request": "moderate", "room": room.janus_id, "secret": room.secret, "id": pub.feed,
+                    "mid": mid, "mute": mute}
+            reply = await room.backend.message(pub.handle, body)
+            data = ((reply.get("plugindata") or {}).get("data") or {})
+            if data.get("error"):
+                raise JanusError(int(data.get("error_code") or 0), str(data["error"]))
+        return True
 
     async def unpublish(self, session: "Session", kind: str) -> None:
         """Stop one published stream; for the camera the client leaves the SFU altogether (its

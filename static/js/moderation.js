@@ -61,6 +61,7 @@ export class Moderation extends Emitter {
    */
   constructor({ channel, rooms, calls, media }) {
     super();
+    this.streamMuted = new Set(); // ids we muted at the SFU (moderators)
     this.channel = channel;
     this.rooms = rooms;
     this.calls = calls;
@@ -210,6 +211,11 @@ export class Moderation extends Emitter {
         if (!this.media.audioMuted) this.media.setAudioMuted(true);
         this.emit('mute', { room, by });
         break;
+      case 'streamMuted': // the SFU no longer forwards our microphone: show it muted here too
+        if (!this._sameRoom(room)) return;
+        if (!this.media.audioMuted) this.media.setAudioMuted(true);
+        this.emit('stream-muted', { room, by });
+        break;
       default:
         break;
     }
@@ -283,6 +289,15 @@ export class Moderation extends Emitter {
 
   /** Ask one member (id) or everyone else ('') to mute. */
   askMute(id = '') { return this.act('mute', { target: id }); }
+
+  /** In a room on the SFU: stop (or resume) forwarding someone's microphone at the server. */
+  async muteStream(id, mute = true) {
+    const reply = await this.act(mute ? 'muteStream' : 'unmuteStream', { target: id });
+    if (mute) this.streamMuted.add(id);
+    else this.streamMuted.delete(id);
+    this.emit('change');
+    return reply;
+  }
 
   end() { return this.act('end'); }
 

@@ -408,12 +408,13 @@ export class Sfu extends Emitter {
   /** Inbound counters of one peer received through the SFU (tests and diagnostics). */
   async stats(peerId) {
     const rec = this.records.get(peerId);
-    const out = { framesDecoded: 0, bytesReceived: 0, frameWidth: 0 };
+    const out = { framesDecoded: 0, bytesReceived: 0, frameWidth: 0, audioPackets: 0 };
     if (!rec || !this.sub) return out;
     const report = await this.sub.getStats();
     report.forEach((s) => {
       if (s.type !== 'inbound-rtp' || !rec.mids.includes(String(s.mid))) return;
       out.bytesReceived += s.bytesReceived || 0;
+      if (s.kind === 'audio') out.audioPackets += s.packetsReceived || 0;
       if (s.kind === 'video') {
         out.framesDecoded += s.framesDecoded || 0;
         out.frameWidth = Math.max(out.frameWidth, s.frameWidth || 0);

@@ -396,3 +396,42 @@ def test_room_across_two_processes_shares_one_janus_room(live_server, server_thr
             except Exception:  # noqa: BLE001
                 pass
         nats.stop()
+
+
+# ---------------------------------------------------------------- moderation on the SFU
+
+def audio_packets(c: Client, peer: str) -> int:
+    return c.page.evaluate("(p) => window.__spreedTest.sfuStats(p).then(s => s.audioPackets)", peer)
+
+
+def test_moderator_mutes_a_stream_at_janus(sfu_server, sfu_clients):
+    """In an SFU room a moderator's mute holds at Janus: the others stop receiving that microphone."""
+    srv = sfu_server(minParticipants=3)
+    pages = []
+    for n in ("A", "B", "C"):
+        pages.append(sfu_clients(n, srv.room_url(ROOM)))
+        ready(pages[-1])
+    for p in pages:
+        wait_sfu_everyone(p, [o for o in pages if o is not p])
+    a, b, c = pages  # A opened the room: its moderator
+    start = audio_packets(c, b.id)
+    poll(lambda: audio_packets(c, b.id) > start + 20, timeout=20, page=c.page)
+
+    panel = a.page.locator("#moderation-panel")
+    if not panel.is_visible():
+        a.page.locator(".tool-moderation").click()
+    row = panel.locator(f'.mod-people .mod-item[data-id="{b.id}"]')
+    row.locator(".mod-mute-stream").click()
+    b.toast("A moderator muted your microphone for everyone.").wait_for()
+    assert b.page.locator(".tool-mic").get_attribute("aria-pressed") == "true"  # shown muted on B's page too
+    b.page.locator(".tool-mic").click()  # B turns its microphone on: the server's mute still holds
+    assert b.page.locator(".tool-mic").get_attribute("aria-pressed") == "false"
+    time.sleep(1.0)  # packets already on their way
+    held = audio_packets(c, b.id)
+    time.sleep(2.0)
+    assert audio_packets(c, b.id) - held < 5, "Janus still forwards the muted microphone"
+    row.locator(".mod-mute-stream").click()  # now "Unmute B for everyone"
+    resumed = audio_packets(c, b.id)
+    poll(lambda: audio_packets(c, b.id) > resumed + 20, timeout=20, page=c.page)
+    for p in pages:
+        assert not p.real_errors(), (p.name, p.real_errors())

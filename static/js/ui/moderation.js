@@ -170,6 +170,10 @@ export class ModerationUI {
         kind: 'warn', timeout: 12000, action: { label: t('Unmute'), run: () => app.media.setAudioMuted(false) },
       });
     });
+    mod.on('stream-muted', () => {
+      app.sounds.play('prompt');
+      toast(t('A moderator muted your microphone for everyone.'), { kind: 'warn', timeout: 12000 });
+    });
     mod.on('banned', ({ room }) => {
       toast(t('You were removed from the room %s and cannot come back yet. Try again later.', room || t('Default room')), { kind: 'error', timeout: 12000 });
     });
@@ -258,10 +262,15 @@ export class ModerationUI {
       const promote = this.iconAction('shield', t('Make %s a moderator', name), 'mod-promote', () => this.handover(id, name));
       const remove = this.iconAction('leave', t('Remove %s from the room', name), 'mod-remove danger', () => this.remove(id, name));
       promote.hidden = isMod;
+      const silenced = mod.streamMuted.has(id);
+      const hard = app.sfu.active && this.iconAction(silenced ? 'mic' : 'micOff',
+        t(silenced ? 'Unmute %s for everyone' : 'Mute %s for everyone', name), 'mod-mute-stream',
+        () => this.run(() => this.mod.muteStream(id, !silenced),
+          t(silenced ? '%s can be heard again.' : '%s is muted for everyone.', name)));
       this.peopleList.append(h('li', { class: 'mod-item', dataset: { id } },
         h('span', { class: 'mod-item-name', text: name }),
         isMod && h('span', { class: 'mod-tag', text: t('Moderator') }),
-        h('span', { class: 'mod-item-actions' }, mute, promote, remove)));
+        h('span', { class: 'mod-item-actions' }, mute, hard, promote, remove)));
     }
     show(this.peopleEmpty, people.length === 0);
     this.muteAll.disabled = people.length === 0;
