@@ -317,3 +317,27 @@ async def test_stream_mute_needs_the_sfu(make_server):
     error = await moderate(mod, "muteStream", Target=other.id)
     assert error == {"Type": "Error", "Code": "sfu_unavailable", "Message": "This room is not on the SFU"}
     assert (await moderate(other, "muteStream", Target=mod.id))["Code"] == "not_moderator"
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("room", ["conference/board", "everyone"])
+async def test_server_managed_and_global_rooms_follow_the_same_rules(make_server, room):
+    srv = await make_server({"roomtypes": {"^conference/": "Conference"}, "app": {"globalRoom": "everyone"}})
+    mod, welcome = await member(srv, room)
+    assert welcome["Room"]["Type"] == ("Conference" if room.startswith("conference/") else "Room")
+    assert welcome["Moderation"]["Role"] == "moderator"
+    await moderate(mod, "lock")
+    knocker = await srv.connect()
+    assert (await knocker.hello(room, Features=MOD))["Data"]["Moderated"]["Action"] == "waiting"
+    await moderate(mod, "admit", Target=knocker.id)
+    await event(knocker)
+    assert (await knocker.hello(room, Features=MOD))["Data"]["Type"] == "Welcome"
+    await moderate(mod, "remove", Target=knocker.id)
+    assert (await knocker.hello(room, Features=MOD))["Data"]["Code"] == "room_banned"
+    mod.close()  # the room empties: nobody moderates it, its lock is gone
+    state = srv.hub.moderation.state(srv.hub.rooms.room_id(room, "")[0])
+    for _ in range(60):
+        if not state.moderators:
+            break
+        await asyncio.sleep(0.05)
+    assert state.moderators == set() and state.locked is False
