@@ -264,9 +264,9 @@ export class ModerationUI {
       promote.hidden = isMod;
       const silenced = mod.streamMuted.has(id);
       const hard = app.sfu.active && this.iconAction(silenced ? 'mic' : 'micOff',
-        t(silenced ? 'Unmute %s for everyone' : 'Mute %s for everyone', name), 'mod-mute-stream',
+        silenced ? t('Unmute %s for everyone', name) : t('Mute %s for everyone', name), 'mod-mute-stream',
         () => this.run(() => this.mod.muteStream(id, !silenced),
-          t(silenced ? '%s can be heard again.' : '%s is muted for everyone.', name)));
+          silenced ? t('%s can be heard again.', name) : t('%s is muted for everyone.', name)));
       this.peopleList.append(h('li', { class: 'mod-item', dataset: { id } },
         h('span', { class: 'mod-item-name', text: name }),
         isMod && h('span', { class: 'mod-tag', text: t('Moderator') }),
