@@ -212,5 +212,20 @@ class Moderation:
 
     def apply_remote(self, room_id: str, data: dict[str, Any]) -> None:
         """Another process changed this room's moderation: take its record and tell our members."""
-        self.state(room_id).merge(RoomModeration.restore(data))
-        self.push(room_id)
+        state = self.state(room_id)
+        state.merge(RoomModeration.restore(data))
+        if not self._repair(room_id, state):
+            self.push(room_id)
+
+    def _repair(self, room_id: str, state: RoomModeration) -> bool:
+        """After concurrent changes on two processes a room may be left with no moderator present:
+        the process holding the successor (the same choice everywhere) gives it the role."""
+        room = self.hub.rooms.rooms.get(room_id)
+        if room is None or not room.members or any(m in state.moderators for m in room.members):
+            return False
+        successor = min(room.members.values(), key=lambda m: (not capable(m), not m.userid, m.stamp, m.id))
+        if successor.conn is None:
+            return False
+        state.moderators.add(successor.id)
+        self.changed(room_id)
+        return True
