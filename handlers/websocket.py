@@ -1,17 +1,11 @@
-"""The channeling websocket: one connection per client, a bounded send queue, batched writes.
-
-Outgoing frames are queued per connection and written to the stream once per loop turn (one
-callback for all connections); a client that stops reading fills its bounded buffer and is cut
-off, so it never slows anyone else or grows the server's memory.
+"""The channeling websocket on Tornado's WebSocketHandler: connections that come through Tornado's
+HTTP server (TLS listeners, Unix sockets, an upgrade on a kept-alive connection; plain upgrades
+take the `handlers.wsfast` path). What a connection does beyond the transport is `ChannelLink`.
 """
 from __future__ import annotations
 
-import array
 import asyncio
 import logging
-import struct
-import time
-import weakref
 from typing import Any
 
 import tornado.httputil
@@ -21,9 +15,9 @@ import tornado.websocket
 from spreed import limits as guard_codes
 from spreed.hub import Hub
 from spreed.jsonutil import rest
-from spreed.session import Session
 
 from .base import BaseHandler, _in, client_address
+from .channel import ChannelLink
 from .security import log_exception, origin_allowed
 from .users import request_facts
 from .wsframes import ChunkReadingProtocol
@@ -38,113 +32,16 @@ REFUSALS = {
 }
 
 
-def text_frame_header(length: int) -> bytes:
-    """The header of an unmasked, final text frame (RFC 6455 5.2)."""
-    if length < 126:
-        return bytes((0x81, length))
-    if length <= 0xFFFF:
-        return struct.pack("!BBH", 0x81, 126, length)
-    return struct.pack("!BBQ", 0x81, 127, length)
-
-
 NO_HEADERS = tornado.httputil.HTTPHeaders()  # shared by every open websocket; nobody writes to it
 
 
-class Flusher:
-    """Writes every connection's queued frames once per loop turn: one callback for all of them."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.pending: list["ChannelingSocket"] = []
-
-    def add(self, conn: "ChannelingSocket") -> None:
-        if not self.pending:
-            self.loop.call_soon(self.run)
-        self.pending.append(conn)
-
-    def run(self) -> None:
-        pending, self.pending = self.pending, []
-        for conn in pending:
-            conn._flush()
-
-
-_flushers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Flusher]" = weakref.WeakKeyDictionary()
-
-
-def flusher() -> Flusher:
-    loop = asyncio.get_running_loop()
-    found = _flushers.get(loop)
-    if found is None:
-        found = _flushers[loop] = Flusher(loop)
-    return found
-
-
-class KeepAlive:
-    """Pings for every connection of one loop (and one setting) from a single timer, not a task each."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float, timeout: float) -> None:
-        self.loop, self.interval, self.timeout = loop, interval, timeout
-        self.tick = max(0.02, min(5.0, min(interval, timeout) / 4))
-        self.connections: set["ChannelingSocket"] = set()
-        self.timer: asyncio.TimerHandle | None = None
-
-    def add(self, conn: "ChannelingSocket") -> None:
-        conn._next_ping = self.loop.time() + self.interval
-        self.connections.add(conn)
-        if self.timer is None:
-            self.timer = self.loop.call_later(self.tick, self.run)
-
-    def remove(self, conn: "ChannelingSocket") -> None:
-        self.connections.discard(conn)
-
-    def run(self) -> None:
-        now = self.loop.time()
-        for conn in list(self.connections):
-            conn._check_alive(now, self.interval, self.timeout)
-        self.timer = self.loop.call_later(self.tick, self.run) if self.connections else None
-
-
-_keepalives: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[float, float], KeepAlive]]" = \
-    weakref.WeakKeyDictionary()
-
-
-def keep_alive(interval: float, timeout: float) -> KeepAlive:
-    loop = asyncio.get_running_loop()
-    per_loop = _keepalives.setdefault(loop, {})
-    found = per_loop.get((interval, timeout))
-    if found is None:
-        found = per_loop[(interval, timeout)] = KeepAlive(loop, interval, timeout)
-    return found
-
-
-class ChannelingSocket(tornado.websocket.WebSocketHandler):
+class ChannelingSocket(ChannelLink, tornado.websocket.WebSocketHandler):
     hub: Hub
 
     def initialize(self, hub: Hub, **kwargs: Any) -> None:
-        self.hub = hub
+        self._link_init(hub)
         self.users_mode = kwargs.get("users_mode")
-        limits = hub.config.limits
-        self.index = 0
-        self.remote_ip = ""
-        self._counted = False  # in the guard's per-address connection count
-        self.session: Session | None = None
-        self._queue: list[bytes] = []
-        self._queued_bytes = 0
-        self._pending = False  # registered with the loop's flusher
-        self._flusher: Flusher | None = None
         self._socket: Any = None  # the plain TCP socket, for writes that skip IOStream's bookkeeping
-        self._in_flight = 0  # frames written since the stream's buffer was last empty
-        self._closed = False
-        self._max_messages = limits.send_queue_messages
-        self._max_bytes = limits.send_queue_bytes
-        self._rate = limits.messages_per_second
-        # times of the last `messagesPerSecond` messages: C doubles (no float objects), growing to a ring
-        self._recent = array.array("d")
-        self._recent_at = 0
-        self._pong = False
-        self._keepalive: KeepAlive | None = None
-        self._next_ping = 0.0
-        self._waiting_since: float | None = None  # when the oldest unanswered ping went out
 
     # ---- handshake
     def check_origin(self, origin: str) -> bool:
@@ -158,8 +55,8 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
 
     def get_websocket_protocol(self) -> Any:
         protocol = super().get_websocket_protocol()
-        if type(protocol) is tornado.websocket.WebSocketProtocol13:
-            protocol.__class__ = ChunkReadingProtocol  # same state, a cheaper frame reader
+        if type(protocol) is tornado.websocket.WebSocketProtocol13:  # the same, with a cheaper frame reader
+            protocol = ChunkReadingProtocol(self, False, protocol.params)
         return protocol
 
     @property
@@ -227,19 +124,13 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         # admitted in get(); nothing yielded to the event loop since, so the count cannot overshoot
-        self.hub.guard.opened(self.remote_ip)
-        self._counted = True
         self.set_nodelay(True)
         if self.ws_connection is not None:  # bytes the kernel has not taken yet are bounded too
             stream = self.ws_connection.stream
             stream.max_write_buffer_size = self._max_bytes
             if type(stream) is tornado.iostream.IOStream:  # not TLS: its socket can be written directly
                 self._socket = stream.socket
-        token = self.get_query_argument("t", "")
-        self.session = self.hub.connect(self, token, self._request_userid())
-        limits = self.hub.config.limits
-        self._keepalive = keep_alive(limits.ping_interval, limits.ping_timeout)
-        self._keepalive.add(self)
+        self._opened(self.get_query_argument("t", ""), self._request_userid())
         self._shed_handshake()
 
     def _shed_handshake(self) -> None:
@@ -255,30 +146,25 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
         request.query_arguments, request.arguments = {}, {}
         self.ui, self._transforms = None, []
 
-    def _check_alive(self, now: float, interval: float, timeout: float) -> None:
-        """Ping every pingInterval; a peer that leaves a ping unanswered for pingTimeout is dropped.
+    # ---- ChannelLink's hooks
+    def _link_open(self) -> bool:
+        return self.ws_connection is not None
 
-        Dropped at once: a peer that ignores pings will not finish a closing handshake either, and
-        Tornado's own ping timeout waits 5 s more for one before its room hears it is gone."""
-        if self._closed or self.ws_connection is None:
-            return
-        if self._pong:
-            self._pong, self._waiting_since = False, None
-        if self._waiting_since is not None and now - self._waiting_since >= timeout:
-            log.info("%s: no pong within %.1f s, disconnecting", self._who(), timeout)
-            self._drop()
-            return
-        if now >= self._next_ping:
-            try:
-                self.ws_connection.write_ping(b"")
-            except tornado.iostream.StreamClosedError:
-                return
-            self._next_ping = now + interval
-            if self._waiting_since is None:
-                self._waiting_since = now
+    def _backlogged(self) -> bool:
+        return self.ws_connection is not None and self.ws_connection.stream.writing()
 
-    def on_pong(self, data: bytes) -> None:
-        self._pong = True
+    def _ping(self) -> bool:
+        if self.ws_connection is None:
+            return False
+        try:
+            self.ws_connection.write_ping(b"")
+        except tornado.iostream.StreamClosedError:
+            return False
+        return True
+
+    def _abort(self) -> None:
+        if self.ws_connection is not None:
+            self.ws_connection.stream.close()
 
     def _request_userid(self) -> str:
         """A userid proven by the request itself (a header or client certificate), if any."""
@@ -296,71 +182,16 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
         self.hub.handle(self.session, message)
         return None
 
-    def _rate_delay(self) -> float:
-        """20 messages per rolling second: the next one waits until the oldest is 1 s old."""
-        now = time.monotonic()
-        recent = self._recent
-        if len(recent) < self._rate:
-            recent.append(now)
-            return 0.0
-        at = self._recent_at
-        delay = recent[at] + 1.0 - now
-        recent[at] = max(now, now + delay)
-        self._recent_at = (at + 1) % self._rate
-        return delay
-
     async def _handle_later(self, delay: float, message: str) -> None:
         await asyncio.sleep(delay)
         if self.session is not None and not self._closed:
             self.hub.handle(self.session, message)
 
     def on_close(self) -> None:
-        self._closed = True
-        if self._counted:
-            self._counted = False
-            self.hub.guard.closed(self.remote_ip)
-        self._queue.clear()
-        if self._keepalive is not None:
-            self._keepalive.remove(self)
-            self._keepalive = None
-        if self.session is not None:
-            self.hub.disconnect(self.session)
+        self._link_closed()
 
-    # ---- outgoing (the core's Connection interface)
-    def send(self, data: bytes) -> None:
-        """Queue a frame; every connection with frames is flushed once per loop turn, in one write."""
-        if self._closed:
-            return
-        self._queue.append(data)
-        self._queued_bytes += len(data)
-        if not self._pending:
-            self._pending = True
-            (self._flusher or self._own_flusher()).add(self)
-
-    def _own_flusher(self) -> Flusher:
-        self._flusher = flusher()
-        return self._flusher
-
-    def _flush(self) -> None:
-        self._pending = False
-        queue = self._queue
-        if self._closed or self.ws_connection is None or not queue:
-            return
-        stream = self.ws_connection.stream
-        if not stream.writing():  # all earlier frames reached the kernel: nothing is waiting
-            self._in_flight = 0
-        self._in_flight += len(queue)
-        # one message alone never counts as a full queue, however big it is
-        if self._in_flight > 1 and (self._in_flight > self._max_messages or self._queued_bytes > self._max_bytes):
-            self._cut_off()
-            return
-        if len(queue) == 1:
-            data = queue[0]
-            payload = text_frame_header(len(data)) + data
-        else:
-            payload = b"".join(part for data in queue for part in (text_frame_header(len(data)), data))
-        queue.clear()
-        self._queued_bytes = 0
+    def _transmit(self, payload: bytes) -> None:
+        stream = self.ws_connection.stream  # type: ignore[union-attr]  (_link_open said so)
         try:
             self._write(stream, payload)
         except tornado.iostream.StreamBufferFullError:
@@ -388,25 +219,6 @@ class ChannelingSocket(tornado.websocket.WebSocketHandler):
                 return
             payload = payload[sent:]
         stream.write(payload)
-
-    def _cut_off(self) -> None:
-        """The client stopped reading: drop it rather than let its queue grow."""
-        log.warning("%s: send queue full (%d messages waiting), disconnecting slow client", self._who(),
-                    self._in_flight)
-        self.hub.metrics.slow_consumers += 1
-        self._queue.clear()
-        self._queued_bytes = 0
-        self._drop()
-
-    def _who(self) -> str:
-        return self.session.id[:8] if self.session else "?"
-
-    def _drop(self) -> None:
-        """Close the TCP connection without a closing handshake; on_close then runs as for any disconnect."""
-        self._closed = True
-        if self.ws_connection is not None:
-            # closed on the next loop turn: we may be inside a broadcast over the room's members
-            asyncio.get_running_loop().call_soon(self.ws_connection.stream.close)
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         if self.ws_connection is not None:

@@ -53,48 +53,61 @@ LINGER_SECONDS = 2.0  # how long a failed connection's socket keeps swallowing w
 LINGER_BYTES = 4 << 20  # and how much of it at most
 
 
-class ChunkReadingProtocol(WebSocketProtocol13):
-    """WebSocketProtocol13 with `_receive_frame_loop` replaced; writing and closing stay Tornado's."""
+class FrameRules:
+    """RFC 6455 rules for what a client sends, shared by both websocket paths (Tornado's protocol and
+    `handlers.wsfast`): `parse` handles every complete frame of a buffer and calls the hooks below."""
+
+    __slots__ = ()  # a mixin: no layout of its own
 
     _frag_opcode: int | None = None  # opcode of the fragmented message being received, if any
     _frag_parts: list[Any]  # its fragments so far: str for text (already decoded), bytes for binary
     _frag_size = 0  # its bytes so far, for the size limit
     _frag_decoder: Any = None  # incremental UTF-8 decoder of a fragmented text message
 
-    async def _receive_frame_loop(self) -> None:
-        buffer = bytearray()
-        work = 0
-        try:
-            while not self.client_terminated:
-                chunk = await self.stream.read_bytes(READ_SIZE, partial=True)
-                self._wire_bytes_in += len(chunk)
-                buffer += chunk
-                consumed = await self._frames(buffer)
-                if consumed is None:
-                    return
-                del buffer[:consumed]
-                work += len(chunk)
-                if work >= YIELD_AFTER:
-                    work = 0
-                    await asyncio.sleep(0)
-        except StreamClosedError:
-            self._abort()
-        finally:
-            self.handler.on_ws_connection_close(self.close_code, self.close_reason)
+    # ---- hooks of the transport
+    def _ended(self) -> bool:
+        """The client's Close arrived or the connection failed: read nothing more."""
+        raise NotImplementedError
 
-    async def _frames(self, buf: bytearray) -> int | None:
-        """Handle every complete frame in buf; returns the bytes used, or None when the connection ends."""
+    def _size_limit(self) -> int:
+        raise NotImplementedError
+
+    def _message(self, message: str | bytes) -> Any:
+        """A whole message; anything but None is something to wait for before the next frame."""
+        raise NotImplementedError
+
+    def _control(self, opcode: int, data: bytes) -> Any:
+        """A ping (0x9) or a pong (0xA)."""
+        raise NotImplementedError
+
+    def _closed_by_client(self, code: int | None, reason: str | None) -> None:
+        """A valid Close frame from the client."""
+        raise NotImplementedError
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 7.1.7): a Close frame with the code, then the TCP close."""
+        raise NotImplementedError
+
+    # ---- the rules
+    def parse(self, buf: Any) -> tuple[int, Any]:
+        """Handle the complete frames in buf: (bytes used, what a message handler asked to wait for).
+
+        It stops after a message whose handler returned something; bytes used is -1 once the
+        connection has ended.
+        """
         pos, size = 0, len(buf)
-        while size - pos >= 2 and not self.client_terminated:
+        limit = self._size_limit()
+        while size - pos >= 2 and not self._ended():
             first, second = buf[pos], buf[pos + 1]
             final, opcode = first & 0x80, first & 0x0F
             length = second & 0x7F
             control = opcode & 0x8
             if not FIRST_BYTE_OK[first] or not second & 0x80 or (control and length >= 126):
-                return self._fail(PROTOCOL_ERROR, "protocol error")  # see FIRST_BYTE_OK; unmasked; long control
+                return self._fail(PROTOCOL_ERROR, "protocol error") or -1, None  # see FIRST_BYTE_OK; unmasked
             if not control and (opcode == 0) is (self._frag_opcode is None):
                 # a continuation with nothing to continue, or a new message inside a fragmented one
-                return self._fail(PROTOCOL_ERROR, "unexpected continuation" if opcode == 0 else "message interleaved")
+                return self._fail(PROTOCOL_ERROR, "unexpected continuation" if opcode == 0
+                                  else "message interleaved") or -1, None
             head = 2
             if length == 126:
                 if size - pos < 4:
@@ -104,8 +117,8 @@ class ChunkReadingProtocol(WebSocketProtocol13):
                 if size - pos < 10:
                     break
                 length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-            if not control and length + self._frag_size > self.params.max_message_size:
-                return self._fail(TOO_BIG, "message too big")
+            if not control and length + self._frag_size > limit:
+                return self._fail(TOO_BIG, "message too big") or -1, None
             start = pos + head + 4
             end = start + length
             if end > size:
@@ -116,31 +129,27 @@ class ChunkReadingProtocol(WebSocketProtocol13):
                 try:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError:
-                    return self._fail(INVALID_DATA, "invalid UTF-8")
-                self._message_bytes_in += len(data)
-                handled = self._run_callback(self.handler.on_message, text)
+                    return self._fail(INVALID_DATA, "invalid UTF-8") or -1, None
+                self._count_in(len(data))
+                handled = self._message(text)
             elif control:
                 if opcode == 0x8:
-                    return self._on_close_frame(data)
+                    self._close_frame(data)
+                    return -1, None
                 handled = self._control(opcode, data)
             else:
                 message = self._fragment(opcode, final, data)
                 if message is None:
                     continue
                 if message is False:
-                    return None
-                handled = self._run_callback(self.handler.on_message, message)
+                    return -1, None
+                handled = self._message(message)
             if handled is not None:
-                await handled
-        return pos
+                return pos, handled
+        return pos, None
 
-    def _control(self, opcode: int, data: bytes) -> Any:
-        """A ping is answered with a pong of the same payload (Tornado's `_send_pong`); a pong is passed on."""
-        if opcode == 0x9:
-            self._send_pong(data)
-            return self._run_callback(self.handler.on_ping, data)
-        self._received_pong = True
-        return self._run_callback(self.handler.on_pong, data)
+    def _count_in(self, size: int) -> None:
+        """Message bytes received (Tornado keeps a statistic of them)."""
 
     def _fragment(self, opcode: int, final: int, data: bytes) -> str | bytes | bool | None:
         """One data frame of a message other than a single text frame (the header checks ran already).
@@ -151,7 +160,7 @@ class ChunkReadingProtocol(WebSocketProtocol13):
         """
         if opcode:  # the first frame
             if final:  # a whole binary message
-                self._message_bytes_in += len(data)
+                self._count_in(len(data))
                 return data
             self._frag_opcode, self._frag_parts, self._frag_size = opcode, [], 0
             self._frag_decoder = codecs.getincrementaldecoder("utf-8")() if opcode == 0x1 else None
@@ -173,12 +182,12 @@ class ChunkReadingProtocol(WebSocketProtocol13):
         if not final:
             return None
         parts, binary = self._frag_parts, decoder is None
-        self._message_bytes_in += self._frag_size
+        self._count_in(self._frag_size)
         self._frag_opcode, self._frag_parts, self._frag_size, self._frag_decoder = None, [], 0, None
         return b"".join(parts) if binary else "".join(parts)
 
-    def _on_close_frame(self, data: bytes) -> None:
-        """The client's Close: a valid one is echoed (its code, or 1000) and the stream closed; a bad one fails."""
+    def _close_frame(self, data: bytes) -> None:
+        """The client's Close: a valid one goes to `_closed_by_client`, a bad one fails the connection."""
         code: int | None = None
         reason: str | None = None
         if len(data) == 1:
@@ -191,10 +200,63 @@ class ChunkReadingProtocol(WebSocketProtocol13):
                 reason = data[2:].decode("utf-8")
             except UnicodeDecodeError:
                 return self._fail(INVALID_DATA, "invalid UTF-8 in the close reason")
+        self._closed_by_client(code, reason)
+        return None
+
+
+class ChunkReadingProtocol(FrameRules, WebSocketProtocol13):
+    """WebSocketProtocol13 with `_receive_frame_loop` replaced; writing and closing stay Tornado's."""
+
+    async def _receive_frame_loop(self) -> None:
+        buffer = bytearray()
+        work = 0
+        try:
+            while not self.client_terminated:
+                chunk = await self.stream.read_bytes(READ_SIZE, partial=True)
+                self._wire_bytes_in += len(chunk)
+                buffer += chunk
+                while True:
+                    consumed, wait = self.parse(buffer)
+                    if consumed < 0:
+                        return
+                    del buffer[:consumed]
+                    if wait is None:
+                        break
+                    await wait
+                work += len(chunk)
+                if work >= YIELD_AFTER:
+                    work = 0
+                    await asyncio.sleep(0)
+        except StreamClosedError:
+            self._abort()
+        finally:
+            self.handler.on_ws_connection_close(self.close_code, self.close_reason)
+
+    def _ended(self) -> bool:
+        return self.client_terminated
+
+    def _size_limit(self) -> int:
+        return self.params.max_message_size
+
+    def _count_in(self, size: int) -> None:
+        self._message_bytes_in += size
+
+    def _message(self, message: str | bytes) -> Any:
+        return self._run_callback(self.handler.on_message, message)
+
+    def _control(self, opcode: int, data: bytes) -> Any:
+        """A ping is answered with a pong of the same payload (Tornado's `_send_pong`); a pong is passed on."""
+        if opcode == 0x9:
+            self._send_pong(data)
+            return self._run_callback(self.handler.on_ping, data)
+        self._received_pong = True
+        return self._run_callback(self.handler.on_pong, data)
+
+    def _closed_by_client(self, code: int | None, reason: str | None) -> None:
+        """A valid Close is echoed (its code, or 1000) and the stream closed."""
         self.client_terminated = True
         self.close_code, self.close_reason = code, reason
         self._send_close(code or 1000, None)
-        return None
 
     def _send_close(self, code: int, reason: str | None) -> None:
         """Our Close frame, through the handler so that the frames it has queued go out before it."""
@@ -203,9 +265,7 @@ class ChunkReadingProtocol(WebSocketProtocol13):
         self.close(code, reason)  # writes nothing more; closes the stream when the client is done too
 
     def _fail(self, code: int, reason: str) -> None:
-        """Fail the connection (RFC 6455 7.1.7): a Close frame with the code, then the TCP close.
-
-        The handler hears of it as of any lost connection (the read loop ends). The kernel
+        """The handler hears of it as of any lost connection (the read loop ends). The kernel
         connection lingers a little (`_Linger`) so that what the client is still sending does not
         turn our FIN into a reset that could destroy the Close frame before the client reads it.
         """
