@@ -210,3 +210,118 @@ async def test_janus_killed_rooms_fall_back_to_mesh_and_return(tmp_path):
     finally:
         await shutdown(srv, closers)
         instance.stop()
+
+
+# A screen as browsers offer it: one video section, nothing else.
+SCREEN_OFFER = "\r\n".join([
+    "v=0", "o=- 4611731400430051337 2 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=group:BUNDLE 0",
+    "a=msid-semantic: WMS", "m=video 9 UDP/TLS/RTP/SAVPF 96", "c=IN IP4 0.0.0.0", "a=rtcp:9 IN IP4 0.0.0.0",
+    "a=ice-ufrag:efgh", "a=ice-pwd:abcdefghijklmnopqrstuvwx", "a=ice-options:trickle",
+    "a=fingerprint:sha-256 " + ":".join(["CD"] * 32), "a=setup:actpass", "a=mid:0", "a=sendonly",
+    "a=rtcp-mux", "a=rtcp-rsize", "a=rtpmap:96 VP8/90000", "a=ssrc:3333 cname:y", ""])
+
+
+async def janus_displays(url: str, room_id: int) -> list[str]:
+    """The displays of the room's participants that publish (or were joined as) a stream of ours."""
+    from spreed.sfu.janus import JanusClient
+    client = JanusClient(url)
+    await client.connect()
+    try:
+        reply = await client.request({"janus": "attach", "plugin": "janus.plugin.videoroom"})
+        handle = int(reply["data"]["id"])
+        out = await client.request({"janus": "message", "body": {"request": "listparticipants", "room": room_id}},
+                                   handle=handle)
+        people = out["plugindata"]["data"].get("participants") or []
+        return sorted(p.get("display", "") for p in people if p.get("display", "") != "watch")
+    finally:
+        client.close()
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_screen_is_a_second_bounded_feed_of_the_session(janus):
+    """A session publishes its screen beside its camera (a second publisher handle in the same Janus
+    room), at most one; it is announced with Kind "screen"; unpublishing, leaving and the room's
+    end take it away at Janus."""
+    srv, closers = await sfu_server(janus.url)
+    try:
+        a, b, c = [await join(srv) for _ in range(3)]
+        for x in (a, b, c):
+            assert (await next_mode(x))["Mode"] == "sfu"
+        e = await join(srv)  # a fourth (told before its Welcome): B may leave later, the room stays on the SFU
+        for x in (a, b, c):
+            assert (await next_mode(x))["Mode"] == "sfu"
+        room = srv.hub.sfu.rooms[f"Conference:{ROOM}"]
+        cam = await a.request("SfuPublish", {"Kind": "camera", "Offer": {"type": "offer", "sdp": OFFER}}, timeout=10)
+        assert cam["Data"]["Type"] == "SfuAnswer", cam
+        scr = await a.request("SfuPublish", {"Kind": "screen", "Offer": {"type": "offer", "sdp": SCREEN_OFFER}},
+                              timeout=10)
+        data = scr["Data"]
+        assert data["Type"] == "SfuAnswer" and data["SfuAnswer"]["Kind"] == "screen", data
+        sdp = data["SfuAnswer"]["Answer"]["sdp"]
+        assert janus_harness.non_loopback(sdp) == [], sdp
+        assert sdp.count("m=video") == 1 and "m=audio" not in sdp
+        camera, screen = room.publishers[(a.id, "camera")], room.publishers[(a.id, "screen")]
+        assert camera.handle != screen.handle and camera.feed != screen.feed
+        assert await janus_displays(janus.url, room.janus_id) == [f"camera {a.id}", f"screen {a.id}"]
+        # at most one screen per session: a second one replaces the first, at Janus too
+        again = await a.request("SfuPublish", {"Kind": "screen", "Offer": {"type": "offer", "sdp": SCREEN_OFFER}},
+                                timeout=10)
+        assert again["Data"]["Type"] == "SfuAnswer"
+        assert [k for k in room.publishers if k[0] == a.id] == [(a.id, "camera"), (a.id, "screen")]
+        assert room.publishers[(a.id, "screen")].feed != screen.feed
+        await until(lambda: _eq(janus_displays(janus.url, room.janus_id), [f"camera {a.id}", f"screen {a.id}"]))
+        # announced like a camera, its kind marked (only sent to capable members: everyone here)
+        screen = room.publishers[(a.id, "screen")]
+        screen.ready = True  # as after Janus's webrtcup (fake SDPs never connect)
+        srv.hub.sfu._feeds_changed(room)
+        for x in (b, c, e):
+            assert (await next_mode(x))["Feeds"] == [{"Id": a.id, "Kind": "screen"}]
+        # stopping the screen: gone at Janus and from the feeds, the camera stays
+        await a.send({"Type": "SfuUnpublish", "SfuUnpublish": {"Kind": "screen"}})
+        for x in (b, c, e):
+            assert (await next_mode(x))["Feeds"] == []
+        await until(lambda: _eq(janus_displays(janus.url, room.janus_id), [f"camera {a.id}"]))
+        assert list(room.publishers) == [(a.id, "camera")]
+        # a stop that overtakes its own publish (still waiting for Janus) is not lost
+        from spreed.sfu.manager import SfuUnavailable
+        session = srv.hub.sessions[a.id]
+        results = await asyncio.gather(srv.hub.sfu.publish(session, "screen", {"type": "offer", "sdp": SCREEN_OFFER}),
+                                       srv.hub.sfu.unpublish(session, "screen"), return_exceptions=True)
+        assert isinstance(results[0], SfuUnavailable), results
+        await asyncio.sleep(0.3)
+        assert await janus_displays(janus.url, room.janus_id) == [f"camera {a.id}"]
+        assert list(room.publishers) == [(a.id, "camera")]
+        # B's screen goes when B leaves
+        got = await b.request("SfuPublish", {"Kind": "screen", "Offer": {"type": "offer", "sdp": SCREEN_OFFER}},
+                              timeout=10)
+        assert got["Data"]["Type"] == "SfuAnswer"
+        await until(lambda: _eq(janus_displays(janus.url, room.janus_id), [f"camera {a.id}", f"screen {b.id}"]))
+        b.close()
+        await until(lambda: _eq(janus_displays(janus.url, room.janus_id), [f"camera {a.id}"]))
+        assert list(room.publishers) == [(a.id, "camera")]
+        # back to mesh (a session without SFU support joins): once the overlap is over, the room and every stream in it go
+        again = await a.request("SfuPublish", {"Kind": "screen", "Offer": {"type": "offer", "sdp": SCREEN_OFFER}},
+                                timeout=10)
+        assert again["Data"]["Type"] == "SfuAnswer"
+        d = await join(srv, capable=False)
+        for x in (a, c, e):
+            while (await next_mode(x))["Mode"] != "mesh":
+                pass  # the Sfu documents of B's leaving and A's screen before
+        refused = await d.request("SfuPublish", {"Kind": "screen", "Offer": {"type": "offer", "sdp": SCREEN_OFFER}})
+        assert refused["Data"]["Code"] == "sfu_unavailable"
+        await until(lambda: _eq(janus_room_exists(janus.url, room.janus_id), False))
+        assert not room.publishers and f"Conference:{ROOM}" not in srv.hub.sfu.rooms
+    finally:
+        await shutdown(srv, closers)
+
+
+async def _eq(awaitable, expected) -> bool:
+    return (await awaitable) == expected

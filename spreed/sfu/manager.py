@@ -401,8 +401,13 @@ class SfuManager:
         backend = room.backend
         pub = Publisher(session.id, kind, 0, new_id())
         pub.audio_mids = audio_mids(str(offer.get("sdp", "")))
-        pub.handle = await backend.attach(room.id, pub)
+        # registered before the first await: an SfuUnpublish, a leave or a newer publish of the same
+        # kind that arrives meanwhile takes it out, and it is then given up below (never left behind)
         room.publishers[key] = pub
+        pub.handle = await backend.attach(room.id, pub)
+        if room.publishers.get(key) is not pub:
+            await backend.detach(pub.handle)
+            raise SfuUnavailable("unpublished meanwhile")
         body = {"request": "joinandconfigure", "room": room.janus_id, "ptype": "publisher", "id": pub.feed,
                 "pin": room.pin, "display": f"{kind} {session.id}", "audio": True, "video": True,
                 "bitrate": self.bitrate}
@@ -418,6 +423,8 @@ class SfuManager:
                 del room.publishers[key]
             await backend.detach(pub.handle)
             raise
+        if room.publishers.get(key) is not pub:
+            raise SfuUnavailable("unpublished meanwhile")  # its handle went with it
         self.stats_counters["publishes"] += 1
         return {"type": "answer", "sdp": jsep.get("sdp", "")}
 
