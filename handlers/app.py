@@ -104,6 +104,9 @@ class SpreedApplication(tornado.web.Application):
         self.hub = hub
         self.base = hub.config.base_path
         self.routes = build_routes(hub)
+        # the users mode of the channeling route: the fast websocket path (handlers.wsfast) shares it
+        self.users_mode = next((r.kwargs.get("users_mode") for r in self.routes
+                                if r.handler is websocket.ChannelingSocket), None)
         settings.setdefault("log_function", log_request)
         super().__init__([], transforms=[GoGzip, SecurityHeaders], **settings)
 

@@ -150,10 +150,13 @@ class ChannelLink:
         raise NotImplementedError
 
     # ---- life
-    def _opened(self, token: str, userid: str) -> None:
-        """Upgraded: counted for the address, a session (Self is queued), keep-alive pings."""
+    def _count(self) -> None:
+        """Admitted: counted for its address until it closes."""
         self.hub.guard.opened(self.remote_ip)
         self._counted = True
+
+    def _opened(self, token: str, userid: str) -> None:
+        """Upgraded: a session (Self is queued) and keep-alive pings."""
         self.session = self.hub.connect(self, token, userid)
         limits = self.hub.config.limits
         self._keepalive = keep_alive(limits.ping_interval, limits.ping_timeout)

@@ -130,6 +130,7 @@ class ChannelingSocket(ChannelLink, tornado.websocket.WebSocketHandler):
             stream.max_write_buffer_size = self._max_bytes
             if type(stream) is tornado.iostream.IOStream:  # not TLS: its socket can be written directly
                 self._socket = stream.socket
+        self._count()
         self._opened(self.get_query_argument("t", ""), self._request_userid())
         self._shed_handshake()
 

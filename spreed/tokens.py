@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 MAX_TOKEN_LENGTH = 4096
 ALNUM = string.ascii_letters + string.digits
@@ -55,6 +54,9 @@ class Codec:
         return hmac.new(self._hash_key, name.encode() + b"|" + ts + b"|" + value, hashlib.sha256).digest()
 
     def _crypt(self, iv: bytes, data: bytes) -> bytes:
+        # imported at the first session, not at start-up: cryptography weighs 6 MB of RSS
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
         cipher = Cipher(algorithms.AES(self._block_key), modes.CTR(iv))
         return cipher.encryptor().update(data)
 

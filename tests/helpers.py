@@ -13,6 +13,7 @@ import tornado.testing
 import tornado.websocket
 
 from handlers.app import make_app
+from handlers.frontdoor import FrontDoor
 from spreed.config import Config, build
 from spreed.hub import Hub
 
@@ -37,7 +38,7 @@ def test_config(overrides: dict[str, dict[str, Any]] | None = None) -> Config:
 class ServerHandle:
     """A running in-process server: its URLs, hub and config."""
 
-    def __init__(self, hub: Hub, port: int, server: tornado.httpserver.HTTPServer) -> None:
+    def __init__(self, hub: Hub, port: int, server: Any) -> None:
         self.hub = hub
         self.config = hub.config
         self.port = port
@@ -67,7 +68,7 @@ class ServerHandle:
 async def start_server(overrides: dict[str, dict[str, Any]] | None = None) -> ServerHandle:
     hub = Hub(test_config(overrides))
     sock, port = tornado.testing.bind_unused_port()
-    server = tornado.httpserver.HTTPServer(make_app(hub))
+    server = FrontDoor(make_app(hub))  # as server.py serves plain HTTP
     server.add_sockets([sock])
     hub.start()
     return ServerHandle(hub, port, server)

@@ -66,8 +66,18 @@ def close_payload(code: int, reason: bytes = b"") -> bytes:
     return struct.pack("!H", code) + reason
 
 
+@pytest.fixture(autouse=True, params=["fast", "tornado"])
+def entrance(request, monkeypatch):
+    """Both ways into the websocket: a head in one piece takes the fast path (handlers.wsfast); a head
+    that arrives in two pieces is left to Tornado's HTTP server, as a slow client's would be."""
+    monkeypatch.setattr(RawWs, "entrance", request.param)
+    return request.param
+
+
 class RawWs:
     """A websocket client that sends whatever bytes a case needs and reads the server's frames as they are."""
+
+    entrance = "fast"
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
@@ -78,12 +88,19 @@ class RawWs:
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write((f"GET {srv.config.base_path}ws HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
-                      f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                      "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        request = (f"GET {srv.config.base_path}ws HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+                   f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+        if cls.entrance == "tornado":
+            writer.write(request[:20])
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            request = request[20:]
+        writer.write(request)
         client = cls(reader, writer)
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
         assert head.startswith(b"HTTP/1.1 101"), head
+        assert (b"Server: TornadoServer" in head) is (cls.entrance == "tornado"), head
         opcode, payload = await client.read_frame()
         assert opcode == TEXT
         client.self_doc = json.loads(payload)["Data"]
