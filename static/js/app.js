@@ -66,7 +66,7 @@ class App extends Emitter {
     this.chat = new Chat({ channel: this.channel, calls: this.calls, ownId: () => this.ownId() });
     this.tokens = new TokenConnections({ channel: this.channel, iceServers: () => this.iceServers });
     this.files = new Files({ tokens: this.tokens, ownId: () => this.ownId() });
-    this.screenshare = new ScreenShare({ tokens: this.tokens, calls: this.calls, ownId: () => this.ownId() });
+    this.screenshare = new ScreenShare({ tokens: this.tokens, calls: this.calls, ownId: () => this.ownId(), sfu: this.sfu });
     this.accounts = new Accounts(this.channel);
     // after rooms.features is set: Moderation adds 'moderation' to that list, and invites to the Hello
     this.moderation = new Moderation({ channel: this.channel, rooms: this.rooms, calls: this.calls, media: this.media });
@@ -437,7 +437,7 @@ class App extends Emitter {
       hasVideo: !!media.track('video'),
       inCall: callActive || this.rooms.isConference,
       screen: {
-        available: this.screenshare.supported && this.calls.list().some((c) => c.state === 'connected'),
+        available: this.screenshare.supported && this.calls.shown().some((c) => c.state === 'connected'), // mesh or SFU
         active: this.screenshare.sharing,
         starting: this.screenshare.starting,
       },

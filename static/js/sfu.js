@@ -1,7 +1,9 @@
 // Conferences through the server's SFU (Janus, docs/sfu.md): we publish our camera once on one
 // PeerConnection and receive everyone else on one subscriber PeerConnection (multistream). The
 // server says when a room uses the SFU (Sfu documents); switching either way keeps the old links
-// until the new ones carry pictures, so nobody's picture or sound goes away.
+// until the new ones carry pictures, so nobody's picture or sound goes away. A screen we share is
+// a second published stream (its own PeerConnection, one video layer); the screens of others arrive
+// on the subscriber connection beside their cameras (screenshare.js shows them).
 
 import { Emitter } from './events.js';
 
@@ -95,6 +97,8 @@ export class Sfu extends Emitter {
     this.ready = new Set(); // peers that told us (mesh data channel) they receive us through the SFU
     this.told = new Set(); // peers we told the same
     this.publishing = null;
+    this.screenPub = null; // our screen's publisher PeerConnection
+    this.screens = new Map(); // peerId -> {peerId, stream, mids}: screens received through the SFU
     this.ticking = false;
     this.timer = 0;
     this.overlapTimer = 0;
@@ -146,12 +150,21 @@ export class Sfu extends Emitter {
       if (Array.isArray(doc.Feeds)) {
         const live = new Set(doc.Feeds.filter((f) => f && f.Kind === 'camera').map((f) => f.Id));
         for (const id of [...this.records.keys()]) if (!live.has(id)) this._dropRecord(id);
+        // a stopped screen goes at once, before Janus's next offer
+        const screens = new Set(doc.Feeds.filter((f) => f && f.Kind === 'screen').map((f) => f.Id));
+        let gone = false;
+        for (const id of [...this.screens.keys()]) {
+          if (!screens.has(id)) gone = this.screens.delete(id) || gone;
+        }
+        if (gone) this.emit('screens');
       }
       this._startTimer();
       this.calls.emit('change', null);
+      this.emit('mode', 'sfu');
     } else if (doc.Mode === 'mesh') {
       const wasActive = this.active;
       this.active = false;
+      this.emit('mode', 'mesh'); // before stop(): a shared screen moves to the mesh first
       if (doc.Reason === 'down' || doc.Reason === 'closed' || !this.records.size) this.stop();
       else {
         clearTimeout(this.overlapTimer);
@@ -163,7 +176,9 @@ export class Sfu extends Emitter {
 
   /** Left: the peer's tile goes at once (its feed follows on the server's next offer). */
   peerLeft(peerId) {
-    if (typeof peerId === 'string') this._dropRecord(peerId);
+    if (typeof peerId !== 'string') return;
+    this._dropRecord(peerId);
+    if (this.screens.delete(peerId)) this.emit('screens');
   }
 
   /** SfuOffer: Janus's offer for our subscriber connection, with which mid carries whom. */
@@ -193,7 +208,9 @@ export class Sfu extends Emitter {
     if (doc.Role === 'subscriber' && (doc.Event === 'hangup' || doc.Event === 'restart')) {
       this._closeSubscriber(); // Janus starts a fresh subscriber connection: a fresh offer follows
     }
-    if (doc.Event === 'hangup' && doc.Role === 'publisher' && this.active) {
+    if (doc.Event === 'hangup' && doc.Role === 'publisher' && doc.Kind === 'screen') {
+      this._closeScreenPublisher('hangup');
+    } else if (doc.Event === 'hangup' && doc.Role === 'publisher' && this.active) {
       this._closePublisher();
       setTimeout(() => {
         if (this.active && !this.pub && !this.publishing) {
@@ -238,6 +255,58 @@ export class Sfu extends Emitter {
     }
   }
 
+  /**
+   * Publish a shared screen as a second stream (one video layer, its own PeerConnection).
+   * Resolves true once Janus answered; false when the room does not use the SFU (now) or it failed.
+   */
+  async publishScreen(stream) {
+    const track = stream && stream.getVideoTracks()[0];
+    if (!this.active || !track) return false;
+    this._closeScreenPublisher('');
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers() || [] });
+    this.screenPub = pc;
+    pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed' && this.screenPub === pc) this._closeScreenPublisher('failed');
+    };
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await waitGathering(pc);
+      if (this.screenPub !== pc) return false;
+      const reply = await this.channel.request('SfuPublish', { Kind: 'screen', Offer: { type: 'offer', sdp: pc.localDescription.sdp } }, 20000);
+      const data = reply.Data || {};
+      if (data.Type !== 'SfuAnswer' || this.screenPub !== pc) throw new Error(data.Message || 'no answer');
+      await pc.setRemoteDescription(data.SfuAnswer.Answer);
+      this._note('screen published');
+      return true;
+    } catch (err) {
+      console.warn('SFU: publishing the screen failed', err);
+      if (this.screenPub === pc) {
+        this.screenPub = null;
+        pc.onconnectionstatechange = null;
+        pc.close();
+      }
+      return false;
+    }
+  }
+
+  /** Stop publishing our screen (the server tells the others at once). */
+  unpublishScreen() {
+    if (!this.screenPub) return;
+    if (this.channel.connected) this.channel.send('SfuUnpublish', { Kind: 'screen' });
+    this._closeScreenPublisher('');
+  }
+
+  /** reason: '' (we closed it) or why it went away by itself (screenshare.js decides what next). */
+  _closeScreenPublisher(reason) {
+    const pc = this.screenPub;
+    if (!pc) return;
+    this.screenPub = null;
+    pc.onconnectionstatechange = null;
+    pc.close();
+    if (reason) this.emit('screen-lost', reason);
+  }
+
   _replace(kind, track) {
     const sender = this.senders[kind];
     if (sender) sender.replaceTrack(track).catch(() => {});
@@ -275,13 +344,16 @@ export class Sfu extends Emitter {
     if (!pc) return;
     const byMid = new Map(pc.getTransceivers().filter((t) => t.mid !== null).map((t) => [t.mid, t]));
     const perPeer = new Map();
+    const screens = new Map();
     for (const s of this.streams) {
-      if (!s || s.Kind !== 'camera' || typeof s.Id !== 'string') continue;
+      if (!s || (s.Kind !== 'camera' && s.Kind !== 'screen') || typeof s.Id !== 'string') continue;
       const tr = byMid.get(String(s.Mid));
       if (!tr || !tr.receiver.track) continue;
-      if (!perPeer.has(s.Id)) perPeer.set(s.Id, []);
-      perPeer.get(s.Id).push({ mid: String(s.Mid), track: tr.receiver.track });
+      const into = s.Kind === 'camera' ? perPeer : screens;
+      if (!into.has(s.Id)) into.set(s.Id, []);
+      into.get(s.Id).push({ mid: String(s.Mid), track: tr.receiver.track });
     }
+    this._mapScreens(screens);
     for (const id of [...this.records.keys()]) if (!perPeer.has(id)) this._dropRecord(id);
     for (const [id, entries] of perPeer) {
       let rec = this.records.get(id);
@@ -305,6 +377,24 @@ export class Sfu extends Emitter {
       this.calls.emit('tracks', rec);
     }
     this._tick();
+  }
+
+  /** Screens: one stream per sharing peer, a new stream object whenever its tracks change. */
+  _mapScreens(found) {
+    let changed = false;
+    for (const id of [...this.screens.keys()]) {
+      if (!found.has(id)) changed = this.screens.delete(id) || changed;
+    }
+    for (const [id, entries] of found) {
+      const tracks = entries.filter((e) => e.track.kind === 'video').map((e) => e.track);
+      if (!tracks.length) continue;
+      const had = this.screens.get(id);
+      const now = had ? had.stream.getTracks() : [];
+      if (had && now.length === tracks.length && tracks.every((t) => now.includes(t))) continue;
+      this.screens.set(id, { peerId: id, stream: new MediaStream(tracks), mids: entries.map((e) => e.mid) });
+      changed = true;
+    }
+    if (changed) this.emit('screens');
   }
 
   _dropRecord(id) {
@@ -432,8 +522,14 @@ export class Sfu extends Emitter {
     clearInterval(this.timer);
     this.timer = 0;
     if ((this.pub || this.sub) && this.channel.connected) this.channel.send('SfuUnpublish', { Kind: 'camera' });
+    if (this.screenPub && this.channel.connected) this.channel.send('SfuUnpublish', { Kind: 'screen' });
     this._closePublisher();
     this._closeSubscriber();
+    this._closeScreenPublisher('stopped');
+    if (this.screens.size) {
+      this.screens.clear();
+      this.emit('screens');
+    }
     const had = this.records.size;
     this.records.clear();
     this.ready.clear();

@@ -39,11 +39,64 @@ export function installTestHooks(app) {
     get sfu() {
       const s = app.sfu;
       return { active: s.active, publishing: !!s.pub, subscribed: !!s.sub, peers: [...s.records.keys()],
+        screens: [...s.screens.keys()], screenPublishing: !!s.screenPub,
         streams: s.streams.map((x) => `${x.Mid}:${String(x.Id).slice(0, 6)}:${x.Media}`),
         log: s.log.slice(),
         transceivers: s.sub ? s.sub.getTransceivers().map((t) => `${t.mid}:${t.currentDirection}:${t.receiver.track.muted}`) : [] };
     },
     sfuStats(peerId) { return app.sfu.stats(peerId); },
+    /** What one peer received through the SFU: per kind, the inbound-rtp counters of its mids. */
+    async sfuInbound(peerId) {
+      const s = app.sfu;
+      const rec = s.records.get(peerId);
+      const out = { audioLevel: 0, audioEnergy: 0, audioPackets: 0, framesDecoded: 0, frameWidth: 0, frameHeight: 0, talking: false };
+      if (!rec || !s.sub) return out;
+      out.talking = rec.talking;
+      (await s.sub.getStats()).forEach((r) => {
+        if (r.type !== 'inbound-rtp' || !rec.mids.includes(String(r.mid))) return;
+        if (r.kind === 'audio') {
+          out.audioLevel = Math.max(out.audioLevel, r.audioLevel || 0);
+          out.audioEnergy += r.totalAudioEnergy || 0;
+          out.audioPackets += r.packetsReceived || 0;
+        } else if (r.kind === 'video') {
+          out.framesDecoded += r.framesDecoded || 0;
+          out.frameWidth = Math.max(out.frameWidth, r.frameWidth || 0);
+          out.frameHeight = Math.max(out.frameHeight, r.frameHeight || 0);
+        }
+      });
+      return out;
+    },
+    /** A peer's screen received through the SFU: inbound-rtp counters of its screen mids. */
+    async sfuScreenInbound(peerId) {
+      const s = app.sfu;
+      const screen = s.screens.get(peerId);
+      const out = { mids: screen ? screen.mids.slice() : [], framesDecoded: 0, bytesReceived: 0, frameWidth: 0 };
+      if (!screen || !s.sub) return out;
+      (await s.sub.getStats()).forEach((r) => {
+        if (r.type !== 'inbound-rtp' || r.kind !== 'video' || !screen.mids.includes(String(r.mid))) return;
+        out.framesDecoded += r.framesDecoded || 0;
+        out.bytesReceived += r.bytesReceived || 0;
+        out.frameWidth = Math.max(out.frameWidth, r.frameWidth || 0);
+      });
+      return out;
+    },
+    /** Our SFU publisher: the senders' tracks and per-encoding outbound counters (simulcast layers). */
+    async sfuOutbound() {
+      const s = app.sfu;
+      const pc = s.pub;
+      const out = { pc: pc ? (pc.__testId || (pc.__testId = Math.random().toString(36).slice(2))) : '', state: pc ? pc.connectionState : 'none',
+        tracks: {}, video: [], audioBytes: 0 };
+      if (!pc) return out;
+      for (const [kind, sender] of Object.entries(s.senders)) out.tracks[kind] = sender.track ? sender.track.id : null;
+      (await pc.getStats()).forEach((r) => {
+        if (r.type !== 'outbound-rtp') return;
+        if (r.kind === 'audio') out.audioBytes += r.bytesSent || 0;
+        else out.video.push({ rid: r.rid || '', bytes: r.bytesSent || 0, frames: r.framesEncoded || 0,
+          width: r.frameWidth || 0, active: r.active !== false });
+      });
+      out.video.sort((a, b) => a.rid.localeCompare(b.rid));
+      return out;
+    },
     /** Every PeerConnection of the page, for tests: [{role, outboundVideo, pair}] */
     async peerConnections() {
       const out = [];
@@ -58,13 +111,19 @@ export function installTestHooks(app) {
           if (r.type === 'outbound-rtp' && r.kind === 'video' && (r.bytesSent || 0) > 0) outboundVideo += 1;
           if (r.type === 'transport' && r.selectedCandidatePairId) pair = byId.get(r.selectedCandidatePairId);
         });
+        // Firefox has no transport stats: its selected pair is flagged on the pair itself
+        if (!pair) report.forEach((r) => { if (r.type === 'candidate-pair' && (r.selected || (r.nominated && r.state === 'succeeded'))) pair = r; });
         const cand = (id) => { const c = byId.get(id); return c ? c.address || c.ip || '' : ''; };
+        const port = (id) => { const c = byId.get(id); return c ? c.port || 0 : 0; };
         out.push({ role, outboundVideo, state: pc.connectionState,
-          local: pair ? cand(pair.localCandidateId) : '', remote: pair ? cand(pair.remoteCandidateId) : '' });
+          local: pair ? cand(pair.localCandidateId) : '', remote: pair ? cand(pair.remoteCandidateId) : '',
+          remotePort: pair ? port(pair.remoteCandidateId) : 0 });
       };
       for (const c of app.calls.list()) if (c.pc) await look('mesh', c.pc.pc);
       await look('sfu-pub', app.sfu.pub);
       await look('sfu-sub', app.sfu.sub);
+      await look('sfu-screen', app.sfu.screenPub);
+      for (const p of app.tokens.peers.values()) await look(`token-${p.kind}`, p.pc.pc);
       return out;
     },
     get buddies() { return [...app.buddies.map.keys()]; },
