@@ -168,8 +168,23 @@ def run(cfg: Config, processes: int) -> None:
         raise ConfigError("--processes", "several processes share rooms over NATS: set nats.url")
     if any(a.startswith("/") for a in cfg.listen):
         raise ConfigError("http.listen", "Unix sockets cannot be shared by several processes")
+    master = os.getpid()
     tornado.process.fork_processes(processes, max_restarts=100)
+    follow_master(master)
     run_loop(serve(cfg, reuse_port=True))
+
+
+def follow_master(master: int) -> None:
+    """A worker ends (gracefully, by SIGTERM) when its master does: `kill <master>` must not leave
+    workers holding the port. Linux only; elsewhere a service manager stops the whole group."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != master:  # it died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def release_free_memory() -> None:

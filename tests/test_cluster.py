@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -252,10 +255,17 @@ def test_processes_option(tmp_path, nats_server):
             peer.hello("many")
         last = peers[-1].request("Users", {})["Data"]["Users"]
         assert len(last) == 12
-    finally:
-        import os
-        os.killpg(proc.pid, signal.SIGTERM)
+        workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        assert len(workers) == 2
+        # `kill <master>` alone (a supervisor without process groups) must not leave workers behind
+        os.kill(proc.pid, signal.SIGTERM)
         proc.wait(10)
+        assert eventually(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), timeout=10), workers
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
 
 
 def test_channelling_triggers(tmp_path, nats_server):
