@@ -7,6 +7,7 @@ every byte still in the socket. TLS listeners and Unix sockets stay entirely Tor
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from typing import Any, Callable
 
@@ -16,6 +17,7 @@ import tornado.netutil
 from .app import SpreedApplication
 from .wsfast import MAX_HEAD, parse_upgrade, upgrade
 
+log = logging.getLogger("spreed.ws")
 SNIFF_WAIT = 10.0  # seconds a connection may stay silent before Tornado (and its timeouts) take it
 
 
@@ -83,7 +85,11 @@ class FrontDoor:
         except OSError:
             conn.close()
             return
-        upgrade(self.app.hub, self.app.users_mode, conn, head)
+        try:
+            upgrade(self.app.hub, self.app.users_mode, conn, head)
+        except Exception:  # noqa: BLE001 - a bug costs this connection (closed, not left hanging)
+            log.exception("websocket upgrade failed")
+            conn.close()
 
     def _to_tornado(self, conn: socket.socket, address: Any) -> None:
         self.server._handle_connection(conn, address)  # what its own accept handler does

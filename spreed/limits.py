@@ -5,6 +5,7 @@ addresses cannot grow memory without limit. Refusals are logged once per offende
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import time
@@ -50,6 +51,7 @@ OPTION_NAMES = {"connections_per_ip": "connectionsPerIp", "connects_per_second":
                 "max_rooms": "maxRooms", "max_sessions": "maxSessions"}
 
 
+@functools.lru_cache(maxsize=4096)  # asked at every connect and close
 def client_key(ip: str) -> str:
     """The key per-address limits count by: the address, or its /64 for IPv6.
 

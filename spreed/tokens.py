@@ -26,7 +26,14 @@ class TokenError(ValueError):
 
 
 def random_string(length: int, alphabet: str = ALNUM) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    """Uniform over the alphabet, from one read of the system's random source (not one per character):
+    bytes at or above the largest multiple of the alphabet's size are skipped."""
+    size = len(alphabet)
+    limit = 256 - 256 % size
+    chars: list[str] = []
+    while len(chars) < length:
+        chars.extend(alphabet[b % size] for b in secrets.token_bytes(length + length // 2) if b < limit)
+    return "".join(chars[:length])
 
 
 def b64url(data: bytes) -> str:
@@ -43,22 +50,25 @@ def b64url_decode(text: str | bytes) -> bytes:
 class Codec:
     """One securecookie codec: HMAC-SHA256 over name|ts|value, AES-CTR when a block key is given."""
 
-    __slots__ = ("_hash_key", "_block_key", "max_age")
+    __slots__ = ("_hash_key", "_block_key", "_aes", "max_age")
 
     def __init__(self, hash_key: bytes, block_key: bytes | None = None, max_age: int = 0) -> None:
         self._hash_key = hash_key
         self._block_key = block_key
+        self._aes: Any = None  # (Cipher, CTR, the AES key object), at the first use
         self.max_age = max_age
 
     def _mac(self, name: str, ts: bytes, value: bytes) -> bytes:
-        return hmac.new(self._hash_key, name.encode() + b"|" + ts + b"|" + value, hashlib.sha256).digest()
+        return hmac.digest(self._hash_key, name.encode() + b"|" + ts + b"|" + value, "sha256")
 
     def _crypt(self, iv: bytes, data: bytes) -> bytes:
-        # imported at the first session, not at start-up: cryptography weighs 6 MB of RSS
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        if self._aes is None:
+            # imported at the first session, not at start-up: cryptography weighs 6 MB of RSS
+            from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-        cipher = Cipher(algorithms.AES(self._block_key), modes.CTR(iv))
-        return cipher.encryptor().update(data)
+            self._aes = (Cipher, modes.CTR, algorithms.AES(self._block_key))
+        cipher, ctr, key = self._aes
+        return cipher(key, ctr(iv)).encryptor().update(data)
 
     def encode_raw(self, name: str, value: Any) -> bytes:
         data = orjson.dumps(value)
