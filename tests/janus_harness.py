@@ -14,8 +14,10 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 JANUS = shutil.which("janus") or "/usr/bin/janus"
 LIBDIR = Path("/usr/lib/x86_64-linux-gnu/janus")
@@ -97,7 +99,12 @@ def free_udp_range(size: int = 100) -> tuple[int, int]:
 class Janus:
     """One private Janus process; restart() keeps its ports and config."""
 
-    def __init__(self, root: Path | None = None, api_secret: str = "", session_timeout: int = 60) -> None:
+    def __init__(self, root: Path | None = None, api_secret: str = "", session_timeout: int = 60,
+                 netns: Any = None) -> None:
+        """netns: a tests/browser/firefox_bidi.LoopbackNetns to run Janus in (its media ports are then
+        reachable only from that namespace); our server reaches its API through a forwarder."""
+        self.netns = netns
+        self.forward: Forward | None = None
         self.root = Path(root or tempfile.mkdtemp(prefix="janus-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.api_secret = api_secret
@@ -113,7 +120,12 @@ class Janus:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://127.0.0.1:{self.forward.port if self.forward else self.port}"
+
+    def _connect(self) -> socket.socket:
+        if self.netns is not None:
+            return self.netns.connect("127.0.0.1", self.port, timeout=0.5)
+        return socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
 
     def _configure(self) -> None:
         cfg, plugins, transports = self.root / "etc", self.root / "plugins", self.root / "transports"
@@ -143,7 +155,10 @@ class Janus:
     def start(self, timeout: float = 10.0) -> "Janus":
         env = dict(os.environ, LD_PRELOAD=str(self.shim))
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([JANUS, "-F", str(self.root / "etc"), "-o"], stdout=log,
+        argv = [JANUS, "-F", str(self.root / "etc"), "-o"]
+        if self.netns is not None:  # nsenter execs Janus: the pid stays Janus's
+            argv = self.netns.command(argv)
+        self.proc = subprocess.Popen(argv, stdout=log,
                                      stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout
@@ -151,14 +166,16 @@ class Janus:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"janus exited with {self.proc.returncode}: {self.log_tail()}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                self._connect().close()
                 break
-            except OSError:
+            except (OSError, RuntimeError):
                 time.sleep(0.03)
         else:
             raise RuntimeError(f"janus did not listen on {self.port}: {self.log_tail()}")
         maps = Path(f"/proc/{self.proc.pid}/maps").read_text()
         assert str(self.shim) in maps, "the loopback shim is not loaded into Janus"
+        if self.netns is not None and self.forward is None:
+            self.forward = Forward(self._connect)
         return self
 
     def kill(self) -> None:
@@ -168,6 +185,9 @@ class Janus:
             self.proc.wait(10)
 
     def stop(self) -> None:
+        if self.forward is not None:
+            self.forward.close()
+            self.forward = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -195,6 +215,62 @@ class Janus:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
         except OSError:
             return ""
+
+
+class Forward:
+    """A TCP forwarder on the host's 127.0.0.1 to a port that only exists inside a network namespace
+    (Janus's websocket API there): `dial()` makes the inner connection for each accepted one."""
+
+    def __init__(self, dial: Any) -> None:
+        self.dial = dial
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.closed = False
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, name="janus-forward", daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                outer, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                inner = self.dial()
+            except Exception:  # noqa: BLE001 - Janus down: the client sees a refused/closed connection
+                outer.close()
+                continue
+            self.conns += [outer, inner]
+            for a, b in ((outer, inner), (inner, outer)):
+                threading.Thread(target=self._pump, args=(a, b), name="janus-forward-pump", daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.closed = True
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
 
 
 CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+", re.M)

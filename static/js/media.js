@@ -62,7 +62,12 @@ export class Media extends Emitter {
     if (this.stream) return Promise.resolve(this.stream);
     if (!this.pending) {
       this.emit('acquiring');
-      this.pending = this._acquire().then((stream) => {
+      const pending = this._acquire().then((stream) => {
+        if (this.pending !== pending) {
+          // stop() came while the devices were opening (the user left): release them at once
+          for (const track of stream.getTracks()) track.stop();
+          return null;
+        }
         this.pending = null;
         this.stream = stream;
         this.error = null;
@@ -71,12 +76,14 @@ export class Media extends Emitter {
         this.emit('stream', stream);
         return stream;
       }, (err) => {
+        if (this.pending !== pending) return null;
         this.pending = null;
         this.error = err instanceof MediaError ? err : new MediaError(classify(err), err);
         console.warn('local media unavailable', err);
         this.emit('error', this.error);
         return null;
       });
+      this.pending = pending;
     }
     return this.pending;
   }
@@ -148,6 +155,7 @@ export class Media extends Emitter {
       for (const track of this.stream.getTracks()) track.stop();
     }
     this.stream = null;
+    this.pending = null; // an acquisition under way is released when it completes (ensure())
     this._stopMeter();
     this.emit('stopped');
   }

@@ -143,6 +143,10 @@ export class Sfu extends Emitter {
   mode(doc) {
     if (!doc || typeof doc !== 'object') return;
     this._note(`mode ${doc.Mode} ${doc.Reason || ''} feeds=${Array.isArray(doc.Feeds) ? doc.Feeds.length : '-'}`);
+    const rooms = this.rooms;
+    if (doc.Mode === 'sfu' && rooms && rooms.wanted === '' && rooms.current && rooms.current.Name !== '') {
+      return; // sent before the server saw us leave for the default room: no camera, no publishing
+    }
     if (doc.Mode === 'sfu') {
       clearTimeout(this.overlapTimer);
       this.active = true;
