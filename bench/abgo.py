@@ -126,6 +126,18 @@ def num(value: float | None, digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
+# per kind of scenario: the figures compared, as (path in the JSON line, label, higher is better, digits)
+METRICS: dict[str, list[tuple[tuple[str, ...], str, bool, int]]] = {
+    "fanout": [(("deliveries_per_server_cpu_s",), "deliveries per server CPU-s", True, 0)],
+    "relay": [(("deliveries_per_server_cpu_s",), "deliveries per server CPU-s", True, 0)],
+    "idle": [(("rss_per_session_kb",), "KB per idle session", False, 2),
+             (("join_server_cpu_ms",), "server CPU ms per join (connect, upgrade, Self, Hello, Welcome)", False, 3),
+             (("join_wall_s",), "s until all connected and joined", False, 2),
+             (("server_rss_kb_before",), "server RSS KB before anyone connects", False, 0)],
+    "storm": [(("server_cpu_s_total",), "server CPU-s for the storm", False, 2)],
+}
+
+
 def summarize(lines: list[dict[str, Any]]) -> None:
     names = [n for n in SCENARIOS if any(line.get("scenario") == n for line in lines)]
     print("| scenario | pairs | ours (median) | Go (median) | ours/Go | p99 ms ours / Go | lost ours / Go | "
@@ -134,29 +146,27 @@ def summarize(lines: list[dict[str, Any]]) -> None:
     for name in names:
         ours = [l for l in lines if l.get("scenario") == name and l.get("server") == "ours"]
         go = [l for l in lines if l.get("scenario") == name and l.get("server") == "go"]
-        kind = SCENARIOS[name]["kind"]
         flags = []
         if any(l.get("client", {}).get("limited") for l in ours + go):
             flags.append("client-limited run")
         if any(is_contended(l) for l in ours + go):
             flags.append("contended run")
-        if kind in ("fanout", "relay"):
-            metric: tuple[str, ...] = ("deliveries_per_server_cpu_s",)
-            label = "deliveries per server CPU-s"
-            better_high = True
-        elif kind == "idle":
-            metric, label, better_high = ("rss_per_session_kb",), "KB per idle session", False
-        else:
-            metric, label, better_high = ("server_cpu_s_total",), "server CPU-s for the storm", False
-        a, b = med(ours, *metric), med(go, *metric)
-        pairs = ", ".join(f"{num(x.get(metric[0]))} : {num(y.get(metric[0]))}"
-                          for x, y in zip(sorted(ours, key=lambda l: l["pair"]), sorted(go, key=lambda l: l["pair"])))
         lost = f"{max((l.get('lost', 0) for l in ours), default=0)} / {max((l.get('lost', 0) for l in go), default=0)}"
         p99 = f"{num(med(ours, 'latency_ms', 'p99'), 2)} / {num(med(go, 'latency_ms', 'p99'), 2)}"
-        note = "" if better_high else " (lower is better)"
-        print(f"| {name} | {min(len(ours), len(go))} | {num(a, 2 if kind != 'fanout' and kind != 'relay' else 0)} "
-              f"| {num(b, 2 if kind not in ('fanout', 'relay') else 0)} | {ratio(a, b)}{note} | {p99} | {lost} | "
-              f"{label}: {pairs} | {', '.join(flags) or '-'} |")
+        for metric, label, better_high, digits in METRICS.get(SCENARIOS[name]["kind"], METRICS["storm"]):
+            a, b = med(ours, *metric), med(go, *metric)
+            pairs = ", ".join(f"{num(pick(x, metric), digits)} : {num(pick(y, metric), digits)}"
+                              for x, y in zip(sorted(ours, key=lambda l: l["pair"]), sorted(go, key=lambda l: l["pair"])))
+            note = "" if better_high else " (lower is better)"
+            print(f"| {name} | {min(len(ours), len(go))} | {num(a, digits)} | {num(b, digits)} | {ratio(a, b)}{note} "
+                  f"| {p99} | {lost} | {label}: {pairs} | {', '.join(flags) or '-'} |")
+
+
+def pick(line: dict[str, Any], path: tuple[str, ...]) -> float | None:
+    value: Any = line
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, (int, float)) else None
 
 
 def main() -> int:

@@ -78,14 +78,6 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "idle-2000": {"kind": "idle", "sessions": 2000, "size": 10},
     "joinstorm-500": {"kind": "storm", "sessions": 500},
 }
-GO_REFERENCE: dict[str, dict[str, float]] = {
-    "fanout-50x10": {"deliveries_per_server_cpu_s": 24500, "p99_ms": 1.9},
-    "fanout-10x50": {"deliveries_per_server_cpu_s": 42400, "p99_ms": 6.4},
-    "relay-200": {"deliveries_per_server_cpu_s": 7900, "p99_ms": 3.1},
-    "idle-2000": {"rss_per_session_kb": 39},
-    "joinstorm-500": {"time_to_complete_s": 2.1, "server_cpu_s": 2.2},
-}
-
 
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
@@ -1090,8 +1082,12 @@ class Bench:
         rss0 = self.rss_start
         connect = self.connect(sessions, self.args.concurrency)
         assign = {gid: f"{self.tag}-r{gid // size}" for gid in range(sessions)}
+        cpu0 = self.server.cpu()
         joined = self.hello(assign, timeout=120, settle=0.5)
+        hello_cpu = diff(cpu0, self.server.cpu())  # includes the 0.5 s settle, when nothing happens
         check_joined(joined)
+        join_cpu = (connect["server_cpu_s"] + hello_cpu
+                    if connect["server_cpu_s"] is not None and hello_cpu is not None else None)
         log(f"{sessions} sessions in rooms of {size}; idle for {self.args.idle_settle:g} s")
         cpu1, t1 = self.server.cpu(), time.monotonic()
         time.sleep(self.args.idle_settle)
@@ -1103,7 +1099,11 @@ class Bench:
                 "server_rss_kb_before": rss0, "server_rss_kb": rss,
                 "rss_per_session_kb": rnd((rss - rss0) / sessions, 2) if rss is not None and rss0 is not None else None,
                 "idle_server_cpu_util": rnd(diff(cpu1, cpu2) / (t2 - t1)) if cpu1 is not None else None,
-                "setup": {"connect": connect, "hello_s": joined["time_to_complete_s"]},
+                "setup": {"connect": connect, "hello_s": joined["time_to_complete_s"], "hello_server_cpu_s": rnd(hello_cpu)},
+                # a join: TCP accept, upgrade, Self, Hello, Welcome (and the Joined/Left of the room)
+                "join_wall_s": rnd(connect["wall_s"] + joined["time_to_complete_s"])
+                if joined["time_to_complete_s"] is not None else None,
+                "join_server_cpu_ms": rnd(1000 * join_cpu / sessions, 3) if join_cpu is not None else None,
                 "client": {"workers": len(self.fleet), "cpu_s": rnd(sum(u["cpu_s"] for u in usage)),
                            "maxrss_kb": [u["maxrss_kb"] for u in usage]},
                 "disconnects": sum(u["disconnects"] for u in usage),
@@ -1305,8 +1305,7 @@ def main(argv: list[str] | None = None) -> int:
             "params": {k: v for k, v in spec.items() if k != "kind"} | (
                 {"warmup_s": args.warmup, "window_s": args.duration, "drain_s": args.drain}
                 if spec["kind"] in ("fanout", "relay") else {}),
-            **result, "busy_cores_before": rnd(quiet_before, 2),
-            "go_reference": GO_REFERENCE.get(args.scenario, {})}
+            **result, "busy_cores_before": rnd(quiet_before, 2)}
     text = json.dumps(line, separators=(",", ":"))
     print(text, flush=True)
     if args.out:

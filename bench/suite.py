@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Run the issue #7 scenarios several times each and print the medians next to the Go figures.
+"""Run the scenarios several times each against one server and print the medians.
+
+Figures of the Go server belong only in a side-by-side run (bench/abgo.py): the same machine in
+the same minutes. This suite checks our own absolute targets (p99 below 10 ms and no loss for
+traffic, at most 15 KB per idle session, a complete join storm without duplicates).
 
     python bench/suite.py                          # all five scenarios, 3 runs each, spawned server
     python bench/suite.py --runs 5 fanout-50x10 relay-200
@@ -29,7 +33,7 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-from loadgen import GO_REFERENCE, SCENARIOS, is_contended  # noqa: E402
+from loadgen import SCENARIOS, is_contended  # noqa: E402
 
 ORDER = ["fanout-50x10", "fanout-10x50", "relay-200", "idle-2000", "joinstorm-500"]
 
@@ -61,7 +65,6 @@ def verdict(ok: bool) -> str:
 
 
 def summarize(name: str, lines: list[dict[str, Any]]) -> list[str]:
-    go = GO_REFERENCE.get(name, {})
     kind = SCENARIOS[name]["kind"]
     m = lambda path: median(lines, path)  # noqa: E731
     runs = len(lines)
@@ -70,18 +73,18 @@ def summarize(name: str, lines: list[dict[str, Any]]) -> list[str]:
         dpc = m("deliveries_per_server_cpu_s")
         p99 = m("latency_ms.p99")
         lost = max((line.get("lost", 0) for line in lines), default=None)
-        ok = dpc is not None and dpc >= go["deliveries_per_server_cpu_s"] and lost == 0 and p99 is not None and p99 < 10
+        ok = dpc is not None and lost == 0 and p99 is not None and p99 < 10
         rows.append(
-            f"| {name} | {runs} | {fmt(dpc, 0)} (Go {go['deliveries_per_server_cpu_s']:,.0f}, "
-            f"{(dpc or 0) / go['deliveries_per_server_cpu_s']:.2f}x) | {fmt(m('deliveries_per_s'))} | "
-            f"{fmt(m('latency_ms.p50'), 2)} / {fmt(p99, 2)} (Go p99 {go['p99_ms']}) | max lost {lost} | "
+            f"| {name} | {runs} | {fmt(dpc, 0)} | {fmt(m('deliveries_per_s'))} | "
+            f"{fmt(m('latency_ms.p50'), 2)} / {fmt(p99, 2)} | max lost {lost} | "
             f"{fmt(m('server_cpu_util'), 2)} | {fmt(100 * (m('server_runqueue_wait_s') or 0) / (m('window_s') or 1), 0)}% | "
             f"{fmt(m('rss_per_session_kb'), 1)} | "
             f"{fmt(m('client.max_worker_cpu_util'), 2)} / {fmt(m('host.cpu_util'), 2)} | {verdict(ok)} |")
     elif kind == "idle":
         kb = m("rss_per_session_kb")
-        ok = kb is not None and kb <= 20
-        rows.append(f"| {name} | {runs} | RSS per session {fmt(kb, 1)} KB (Go 39 KB, target <= 20) | "
+        ok = kb is not None and kb <= 15
+        rows.append(f"| {name} | {runs} | RSS per session {fmt(kb, 1)} KB (target <= 15); a join "
+                    f"{fmt(m('join_server_cpu_ms'), 3)} ms of server CPU, all joined in {fmt(m('join_wall_s'), 2)} s | "
                     f"server RSS {fmt(m('server_rss_kb'), 0)} KB (before {fmt(m('server_rss_kb_before'), 0)}) | "
                     f"{verdict(ok)} |")
     else:
@@ -90,9 +93,9 @@ def summarize(name: str, lines: list[dict[str, Any]]) -> list[str]:
         complete = min((line.get("members_complete", 0) for line in lines), default=0)
         dups = max((line.get("dup_joined", 0) for line in lines), default=0)
         sessions = SCENARIOS[name]["sessions"]
-        ok = cpu is not None and cpu < go["server_cpu_s"] and complete == sessions and dups == 0
-        rows.append(f"| {name} | {runs} | Hello phase: {fmt(m('time_to_complete_s'), 2)} s to complete (Go 2.1 s), "
-                    f"server CPU {fmt(cpu, 2)} s (Go 2.2 s); with the connect burst {fmt(total, 2)} CPU-s | "
+        ok = complete == sessions and dups == 0
+        rows.append(f"| {name} | {runs} | Hello phase: {fmt(m('time_to_complete_s'), 2)} s to complete, "
+                    f"server CPU {fmt(cpu, 2)} s; with the connect burst {fmt(total, 2)} CPU-s | "
                     f"min complete {complete}/{sessions}, max dup Joined {dups} | {verdict(ok)} |")
     return rows
 
