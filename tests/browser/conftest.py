@@ -6,9 +6,11 @@ camera and microphone devices; nothing leaves the loopback interface (no STUN/TU
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -266,11 +268,44 @@ def clients(browser):
         return client
 
     yield factory
+    close_clients(made)
+
+
+def open_client(browser: Any, made: list[Client], name: str, url: str, settings: dict[str, Any], *,
+                viewport: dict[str, int] | None = None, init_scripts: tuple[str, ...] = (),
+                timeout: float = 15000) -> Client:
+    """A Client in a fresh context of `browser`, its stored profile (`settings`) in place before the page loads."""
+    context = browser.new_context(viewport=viewport or DESKTOP)
+    context.add_init_script(
+        f"try {{ localStorage.setItem('spreed-client-profile', {json.dumps(json.dumps(settings))}); }} catch (e) {{}}")
+    for script in init_scripts:
+        context.add_init_script(script)
+    page = context.new_page()
+    page.set_default_timeout(timeout)
+    client = Client(name, context, page)
+    made.append(client)
+    page.goto(url)
+    return client
+
+
+def close_clients(made: list[Client]) -> None:
     for client in made:
         try:
             client.context.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+@contextlib.contextmanager
+def netns_chromium(netns: "LoopbackNetns", folder: Path):
+    """Chromium started inside a loopback-only namespace (a wrapper script execs it through nsenter)."""
+    wrapper = folder / "chromium"
+    wrapper.write_text("#!/bin/sh\nexec " + " ".join(netns.command([CHROMIUM])) + ' "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(wrapper), headless=True, args=CHROMIUM_ARGS, timeout=30000)
+        yield b
+        b.close()
 
 
 def poll(fn: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1, page: Any = None) -> Any:

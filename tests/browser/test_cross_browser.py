@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import time
 
 import pytest
 
 pytest.importorskip("websockets", reason="the BiDi harness needs the websockets package")
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, poll, sync_playwright
+from .conftest import netns_chromium, poll
 from .firefox_bidi import FirefoxPage, ice_problems
 from .test_firefox import VIDEO_OK, assert_loopback, assert_video_from, shot, wait_download
 
@@ -27,13 +26,8 @@ FRAMES = "(p) => window.__spreedTest.getStats(p).then(s => s ? s.framesDecoded :
 @pytest.fixture(scope="module")
 def browser(loopback_netns, tmp_path_factory):
     """Chromium inside Firefox's network namespace (overrides conftest's `browser` for this module)."""
-    wrapper = tmp_path_factory.mktemp("chromium-netns") / "chromium"
-    wrapper.write_text("#!/bin/sh\nexec " + " ".join(loopback_netns.command([CHROMIUM])) + ' "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(wrapper), headless=True, args=CHROMIUM_ARGS, timeout=30000)
+    with netns_chromium(loopback_netns, tmp_path_factory.mktemp("chromium-netns")) as b:
         yield b
-        b.close()
 
 
 def pair_in_room(ff_server, clients, ff_clients, room: str):

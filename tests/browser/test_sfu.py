@@ -6,7 +6,6 @@ pair in use is checked to be on 127/8, and so is every SDP Janus sends.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -16,7 +15,7 @@ import pytest
 
 import janus_harness
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, Client, poll
+from .conftest import CHROMIUM, CHROMIUM_ARGS, Client, close_clients, open_client, poll
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not janus_harness.available(), reason="janus (Debian package) or gcc missing")]
@@ -59,27 +58,40 @@ def sfu_browser(browser):
     b.close()
 
 
+def start_sfu_server(live_server: Any, server_thread: Any, janus_url: str, closers: list, options: dict[str, Any],
+                     expose: Any = None) -> Any:
+    """A LiveServer for Conference rooms with the SFU attached once Janus answers (its SDPs checked)."""
+    from spreed.sfu import attach
+    srv = live_server({"roomtypes": {"^conference/.+": "Conference"}, "limits": {"enabled": False},
+                       "sfu": {"url": janus_url, **options}})
+    if expose is not None:
+        expose(srv)
+    closers.extend(server_thread.run(attach(srv.hub)))
+    poll(lambda: srv.call(lambda: srv.hub.sfu.backends[0].up), timeout=10)
+    watch_janus_sdps(srv)
+    return srv
+
+
+def stop_sfu(server_thread: Any, closers: list) -> None:
+    for close in closers:
+        try:
+            server_thread.run(close())
+        except Exception:  # noqa: BLE001
+            pass
+
+
 @pytest.fixture
 def sfu_server(live_server, server_thread, janus):
     """factory(**sfu_options) -> LiveServer with the SFU attached (and its Janus SDPs checked)."""
     closers: list = []
 
     def factory(**options: Any):
-        from spreed.sfu import attach
-        srv = live_server({"roomtypes": {"^conference/.+": "Conference"}, "limits": {"enabled": False},
-                           "sfu": {"url": janus.url, **options}})
-        closers.extend(server_thread.run(attach(srv.hub)))
+        srv = start_sfu_server(live_server, server_thread, janus.url, closers, options)
         srv.hub.sfu.mesh_grace = 20.0
-        poll(lambda: srv.call(lambda: srv.hub.sfu.backends[0].up), timeout=10)
-        watch_janus_sdps(srv)
         return srv
 
     yield factory
-    for close in closers:
-        try:
-            server_thread.run(close())
-        except Exception:  # noqa: BLE001
-            pass
+    stop_sfu(server_thread, closers)
 
 
 def watch_janus_sdps(srv) -> None:
@@ -103,25 +115,12 @@ def sfu_clients(sfu_browser):
     made: list[Client] = []
 
     def factory(name: str, url: str, no_sfu: bool = False) -> Client:
-        context = sfu_browser.new_context(viewport=DESKTOP)
         settings = {"quality": "low", "sounds": False, "name": name}
-        context.add_init_script(
-            f"try {{ localStorage.setItem('spreed-client-profile', {json.dumps(json.dumps(settings))}); }} catch (e) {{}}")
-        if no_sfu:
-            context.add_init_script("globalThis.__spreedNoSfu = true;")
-        page = context.new_page()
-        page.set_default_timeout(60000)
-        client = Client(name, context, page)
-        made.append(client)
-        page.goto(url)
-        return client
+        scripts = ("globalThis.__spreedNoSfu = true;",) if no_sfu else ()
+        return open_client(sfu_browser, made, name, url, settings, init_scripts=scripts, timeout=60000)
 
     yield factory
-    for client in made:
-        try:
-            client.context.close()
-        except Exception:  # noqa: BLE001
-            pass
+    close_clients(made)
 
 
 def within(seconds: float, limit: float, what: str) -> None:

@@ -5,7 +5,6 @@ test_sfu.py). Each test checks what the others receive through Janus, not only t
 """
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 
 import janus_harness
 
-from .conftest import DESKTOP, Client, poll
+from .conftest import Client, close_clients, open_client, poll
 from .test_sfu import (VIDEO_OK, assert_loopback, janus, pcs, ready, sfu_browser,  # noqa: F401
                        sfu_server, wait_sfu_everyone, within)
 
@@ -42,25 +41,12 @@ def pages(sfu_browser):  # noqa: F811
     made: list[Client] = []
 
     def factory(name: str, url: str, viewport: dict[str, int] | None = None, quality: str = "low") -> Client:
-        context = sfu_browser.new_context(viewport=viewport or DESKTOP)
         settings = {"quality": quality, "sounds": False, "name": name}
-        context.add_init_script(
-            f"try {{ localStorage.setItem('spreed-client-profile', {json.dumps(json.dumps(settings))}); }} catch (e) {{}}")
-        context.add_init_script(COUNT_PCS)
-        context.add_init_script(KEEP_GUM)
-        page = context.new_page()
-        page.set_default_timeout(60000)
-        client = Client(name, context, page)
-        made.append(client)
-        page.goto(url)
-        return client
+        return open_client(sfu_browser, made, name, url, settings, viewport=viewport,
+                           init_scripts=(COUNT_PCS, KEEP_GUM), timeout=60000)
 
     yield factory
-    for client in made:
-        try:
-            client.context.close()
-        except Exception:  # noqa: BLE001
-            pass
+    close_clients(made)
 
 
 def sfu_room(srv, pages, specs: list[tuple[str, dict[str, Any]]]) -> list[Client]:

@@ -11,7 +11,6 @@ in Janus's SDPs is loopback.
 from __future__ import annotations
 
 import ipaddress
-import stat
 from typing import Any
 
 import pytest
@@ -20,9 +19,9 @@ pytest.importorskip("websockets", reason="the BiDi harness needs the websockets 
 
 import janus_harness
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, expose_in_netns, poll, sync_playwright
+from .conftest import expose_in_netns, netns_chromium, poll
 from .firefox_bidi import FirefoxPage
-from .test_sfu import VIDEO_OK, frames, watch_janus_sdps
+from .test_sfu import VIDEO_OK, frames, start_sfu_server, stop_sfu
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not janus_harness.available(), reason="janus (Debian package) or gcc missing")]
@@ -33,13 +32,8 @@ ROOM = "conference/sfu-firefox"
 @pytest.fixture(scope="module")
 def browser(loopback_netns, tmp_path_factory):
     """Chromium inside Firefox's network namespace (overrides conftest's `browser` for this module)."""
-    wrapper = tmp_path_factory.mktemp("chromium-netns-sfu") / "chromium"
-    wrapper.write_text("#!/bin/sh\nexec " + " ".join(loopback_netns.command([CHROMIUM])) + ' "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(wrapper), headless=True, args=CHROMIUM_ARGS, timeout=30000)
+    with netns_chromium(loopback_netns, tmp_path_factory.mktemp("chromium-netns-sfu")) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -55,21 +49,11 @@ def ns_sfu_server(live_server, server_thread, loopback_netns, ns_janus):
     closers: list = []
 
     def factory(**options: Any):
-        from spreed.sfu import attach
-        srv = live_server({"roomtypes": {"^conference/.+": "Conference"}, "limits": {"enabled": False},
-                           "sfu": {"url": ns_janus.url, **options}})
-        expose_in_netns(srv, loopback_netns)
-        closers.extend(server_thread.run(attach(srv.hub)))
-        poll(lambda: srv.call(lambda: srv.hub.sfu.backends[0].up), timeout=10)
-        watch_janus_sdps(srv)
-        return srv
+        return start_sfu_server(live_server, server_thread, ns_janus.url, closers, options,
+                                expose=lambda srv: expose_in_netns(srv, loopback_netns))
 
     yield factory
-    for close in closers:
-        try:
-            server_thread.run(close())
-        except Exception:  # noqa: BLE001
-            pass
+    stop_sfu(server_thread, closers)
 
 
 def loopback(addr: str) -> bool:
