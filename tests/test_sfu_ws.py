@@ -325,3 +325,31 @@ async def test_screen_is_a_second_bounded_feed_of_the_session(janus):
 
 async def _eq(awaitable, expected) -> bool:
     return (await awaitable) == expected
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_janus_hangup_reaches_the_publisher_as_an_sfu_event(janus):
+    """Janus's own events for our handles become documents of ours: here Janus hangs up a
+    publisher (asked through its API, as when the media path dies), and that session gets an
+    SfuEvent while the others see the feed go."""
+    srv, closers = await sfu_server(janus.url, minParticipants=2)
+    try:
+        a = await join(srv)
+        b = await join(srv)
+        assert (await next_mode(a))["Mode"] == "sfu"
+        assert (await next_mode(b))["Mode"] == "sfu"
+        reply = await a.request("SfuPublish", {"Kind": "camera", "Offer": {"type": "offer", "sdp": OFFER}}, timeout=10)
+        assert reply["Data"]["Type"] == "SfuAnswer", reply
+        room = srv.hub.sfu.rooms[f"Conference:{ROOM}"]
+        [publisher] = room.publishers.values()
+        await room.backend.client.request({"janus": "hangup"}, handle=publisher.handle)
+        event = (await a.recv_type("SfuEvent", 5))["Data"]["SfuEvent"]
+        assert event["Event"] == "hangup" and event["Role"] == "publisher" and event["Kind"] == "camera", event
+        assert event.get("Reason"), event
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3
+        while room.publishers:
+            assert loop.time() < deadline, "the hung-up publisher was kept"
+            await asyncio.sleep(0.05)
+    finally:
+        await shutdown(srv, closers)
