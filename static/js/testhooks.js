@@ -45,6 +45,15 @@ export function installTestHooks(app) {
         transceivers: s.sub ? s.sub.getTransceivers().map((t) => `${t.mid}:${t.currentDirection}:${t.receiver.track.muted}`) : [] };
     },
     sfuStats(peerId) { return app.sfu.stats(peerId); },
+    /** A Left ({Left: id}) or Sfu ({Sfu: doc}) document, then a late track event of the offer before
+     * it: the race of a leave or a stopped screen during a renegotiation. */
+    sfuLateTrackAfter(doc) {
+      const s = app.sfu;
+      if (doc.Left) s.peerLeft(doc.Left);
+      else s.mode(doc.Sfu);
+      s._mapStreams();
+      return { peers: [...s.records.keys()], screens: [...s.screens.keys()] };
+    },
     /** What one peer received through the SFU: per kind, the inbound-rtp counters of its mids. */
     async sfuInbound(peerId) {
       const s = app.sfu;

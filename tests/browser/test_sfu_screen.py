@@ -5,7 +5,8 @@ screen (Chromium's fake capture, as in test_screenshare.py). The sharer sends it
 extra PeerConnection, whose remote is Janus (127.0.0.1, a port of Janus's RTP range); nobody opens
 a token (peer-to-peer) screen connection; every other page decodes the screen (its inbound-rtp
 framesDecoded rises); stopping removes it everywhere within 2 s, and so do the browser's own
-"stop sharing" and leaving the room while sharing. Every candidate pair in use is on loopback.
+"stop sharing" and leaving the room while sharing, also when a track event of an earlier offer
+comes late. Every candidate pair in use is on loopback.
 """
 from __future__ import annotations
 
@@ -108,6 +109,12 @@ def test_screen_share_is_a_second_stream_through_janus(sfu_server, sfu_clients, 
         [(sid, "camera"), (sid, "screen")]
     assert srv.janus_bad == []
 
+    # a renegotiation under way when the server drops the screen (Feeds without it) must not bring
+    # it back: the third page gets that document, then a late track event of the earlier offer
+    late = pages[2].page.evaluate("(d) => window.__spreedTest.sfuLateTrackAfter(d)",
+                                  {"Sfu": {"Mode": "sfu", "Feeds": [{"Id": p.id, "Kind": "camera"} for p in pages]}})
+    assert sharer.id not in late["screens"] and sharer.id in late["peers"], late
+
     # stop (our button): the screen goes everywhere within 2 s, the cameras go on
     button.click()
     wait_gone(viewers, sharer, "a stopped screen disappears everywhere", 2.0)
@@ -134,6 +141,9 @@ def test_screen_share_is_a_second_stream_through_janus(sfu_server, sfu_clients, 
     button.click()
     for v in viewers:
         v.wait(SCREEN_OK, arg=sharer.id, timeout=60000)
+    # (the race CI once hit: the Left, then a late track event of the offer sent before it)
+    late = pages[2].page.evaluate("(d) => window.__spreedTest.sfuLateTrackAfter(d)", {"Left": sharer.id})
+    assert sharer.id not in late["screens"] and sharer.id not in late["peers"], late
     sharer.page.locator(".room-leave").click()
     wait_gone(viewers, sharer, "the screen of a sharer who left disappears everywhere", 2.0)
     sharer.wait("() => !window.__spreedTest.sharingScreen && !window.__spreedTest.sfu.screenPublishing", timeout=10000)
