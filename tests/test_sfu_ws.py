@@ -104,12 +104,13 @@ async def test_capability_and_switch_at_min_participants(janus):
         for x in (a, b, c):
             mode = await next_mode(x)
             assert mode["Mode"] == "sfu" and mode["Feeds"] == []
+            assert mode["Room"] == ROOM  # (named: a client moving on ignores a late one of the room it leaves)
         room = srv.hub.sfu.rooms[f"Conference:{ROOM}"]
         assert room.janus_id > 2 ** 52 and len(room.secret) == 32 and len(room.pin) == 32
         assert await janus_room_exists(janus.url, room.janus_id)
         await c.send({"Type": "Leave", "Leave": {}})
         for x in (a, b):
-            assert (await next_mode(x))["Mode"] == "mesh"
+            assert await next_mode(x) == {"Mode": "mesh", "Reason": "", "Room": ROOM}
         await asyncio.sleep(0.8)  # the grace during which both run side by side, then Janus's room goes
         assert f"Conference:{ROOM}" not in srv.hub.sfu.rooms
         assert not await janus_room_exists(janus.url, room.janus_id)
@@ -202,7 +203,7 @@ async def test_janus_killed_rooms_fall_back_to_mesh_and_return(tmp_path):
         t0 = loop.time()
         for x in clients:
             mode = await next_mode(x, 10)
-            assert mode == {"Mode": "mesh", "Reason": "down"}
+            assert mode == {"Mode": "mesh", "Reason": "down", "Room": ROOM}
         assert loop.time() - t0 < 10
         instance.start()
         for x in clients:

@@ -285,7 +285,8 @@ class SfuManager:
         if room is None:
             return
         log.debug("SFU: room %s is %s %s", room_id[-12:], mode, reason)
-        doc: dict[str, Any] = {"Type": "Sfu", "Sfu": {"Mode": mode, "Reason": reason}}
+        # the room's name: a client that is moving on ignores a late document of the room it leaves
+        doc: dict[str, Any] = {"Type": "Sfu", "Sfu": {"Mode": mode, "Reason": reason, "Room": room.name}}
         if mode == "sfu":
             doc["Sfu"]["Feeds"] = self._feeds(room_id)
         for member in list(room.members.values()):
@@ -486,7 +487,7 @@ class SfuManager:
         live = self.hub.rooms.rooms.get(room.id)
         if live is None or room.mode != "sfu":
             return
-        doc = {"Type": "Sfu", "Sfu": {"Mode": "sfu", "Reason": "", "Feeds": self._feeds(room.id)}}
+        doc = {"Type": "Sfu", "Sfu": {"Mode": "sfu", "Reason": "", "Room": live.name, "Feeds": self._feeds(room.id)}}
         for member in list(live.members.values()):
             if self.capable(member) and member.conn is not None and member.sfu_mode == "sfu":
                 self.hub.reply(member, doc)

@@ -143,10 +143,7 @@ export class Sfu extends Emitter {
   mode(doc) {
     if (!doc || typeof doc !== 'object') return;
     this._note(`mode ${doc.Mode} ${doc.Reason || ''} feeds=${Array.isArray(doc.Feeds) ? doc.Feeds.length : '-'}`);
-    const rooms = this.rooms;
-    if (doc.Mode === 'sfu' && rooms && rooms.wanted === '' && rooms.current && rooms.current.Name !== '') {
-      return; // sent before the server saw us leave for the default room: no camera, no publishing
-    }
+    if (doc.Mode === 'sfu' && this._late(doc)) return;
     if (doc.Mode === 'sfu') {
       clearTimeout(this.overlapTimer);
       this.active = true;
@@ -179,6 +176,15 @@ export class Sfu extends Emitter {
       }
       if (wasActive) this.calls.redial();
     }
+  }
+
+  /** Sent before the server saw our Hello for another room: about the room we are leaving (no
+   * camera, no publishing there any more). */
+  _late(doc) {
+    const rooms = this.rooms;
+    if (!rooms || !rooms.current) return false;
+    if (typeof doc.Room === 'string') return rooms.joining && doc.Room === rooms.current.Name;
+    return rooms.wanted === '' && rooms.current.Name !== ''; // (a server that does not name the room)
   }
 
   /** Left: the peer's tile goes at once (its feed follows on the server's next offer). */
