@@ -117,10 +117,11 @@ class Backend:
         self.version = ""
         self.task: asyncio.Task | None = None
         self.warned = False
+        self.ready = False  # connected and introduced (version known, the manager told)
 
     @property
     def up(self) -> bool:
-        return self.client.up
+        return self.ready and self.client.up
 
     async def run(self) -> None:
         delay = RETRY_MIN
@@ -140,8 +141,10 @@ class Backend:
             log.info("SFU: Janus %s at %s", self.version, self.url)
             self.warned = False
             delay = RETRY_MIN
+            self.ready = True
             self.manager.backend_up(self)
             await self.client.closed_event.wait()
+            self.ready = False
             log.warning("SFU: lost Janus at %s; rooms on it fall back to mesh", self.url)
             self.handles.clear()
             self.manager.backend_down(self)
