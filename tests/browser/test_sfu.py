@@ -124,13 +124,10 @@ def sfu_clients(sfu_browser):
 
 
 def within(seconds: float, limit: float, what: str) -> None:
-    """A timing bound of the issue. On a machine loaded by other work (load average above three
-    per core: the shared development machine, not CI) the bound is four times as wide, and says so."""
-    loaded = os.getloadavg()[0] > 3 * (os.cpu_count() or 1)
-    bound = limit * 4 if loaded else limit
-    if loaded and seconds >= limit:
-        print(f"WARNING: {what} took {seconds:.2f}s (limit {limit}s) under load {os.getloadavg()[0]:.0f}")
-    assert seconds < bound, f"{what}: {seconds:.2f}s (limit {bound}s)"
+    """A timing bound of the issue, as it stands (the SFU browser tests' own pages load two cores;
+    the bounds hold under that load)."""
+    print(f"{what}: {seconds:.2f}s (limit {limit}s)")
+    assert seconds < limit, f"{what}: {seconds:.2f}s (limit {limit}s)"
 
 
 def ready(c: Client) -> None:
@@ -167,6 +164,23 @@ def frames(c: Client, peer: str) -> int:
     return c.page.evaluate("(p) => window.__spreedTest.sfuStats(p).then(s => s.framesDecoded)", peer)
 
 
+TILE_GONE_WATCH = """(id) => {
+    window.__tileGoneAt = 0;
+    const gone = () => !document.querySelector(`.tile[data-peer="${CSS.escape(id)}"]`);
+    if (gone()) throw new Error('no tile to watch');
+    const watch = new MutationObserver(() => {
+        if (gone()) { window.__tileGoneAt = Date.now(); watch.disconnect(); }
+    });
+    watch.observe(document.body, {childList: true, subtree: true, attributes: true, attributeFilter: ['data-peer']});
+}"""
+
+
+def frames_of(c: Client, peers: list[str]) -> list[int]:
+    """Frames decoded of each peer, in one round trip (six loaded pages make each one slow)."""
+    return c.page.evaluate("(ps) => Promise.all(ps.map(p => window.__spreedTest.sfuStats(p)"
+                           ".then(s => s.framesDecoded)))", peers)
+
+
 def test_six_pages_each_send_once_leave_and_late_join(sfu_server, sfu_clients):
     srv = sfu_server()
     names = ["A", "B", "C", "D", "E", "F"][:int(os.environ.get("SFU_TEST_PAGES", "6"))]
@@ -178,26 +192,34 @@ def test_six_pages_each_send_once_leave_and_late_join(sfu_server, sfu_clients):
     for p in pages:
         wait_sfu_everyone(p, [o for o in pages if o is not p])
     print(f"six pages: every picture after {time.monotonic() - t0:.1f}s")
+    ids = {p.name: p.id for p in pages}
     for p in pages:
         # exactly one PeerConnection sends video (mesh would have five), and it goes to Janus
-        sending = [x for x in pcs(p) if x["outboundVideo"]]
-        assert [x["role"] for x in sending] == ["sfu-pub"], (p.name, pcs(p))
-        assert not [x for x in pcs(p) if x["role"] == "mesh"], (p.name, pcs(p))
+        now = pcs(p)
+        sending = [x for x in now if x["outboundVideo"]]
+        assert [x["role"] for x in sending] == ["sfu-pub"], (p.name, now)
+        assert not [x for x in now if x["role"] == "mesh"], (p.name, now)
         assert_loopback(p)
-        for o in pages:
-            if o is not p:  # the five others are decoded, and keep being decoded
-                start = frames(p, o.id)
-                poll(lambda: frames(p, o.id) > start + 3, timeout=20, page=p.page)
+        # the five others are decoded, and keep being decoded
+        others = [ids[o.name] for o in pages if o is not p]
+        start = frames_of(p, others)
+        assert len(start) == len(pages) - 1
+        poll(lambda p=p, others=others, start=start: all(n > s + 3 for n, s in zip(frames_of(p, others), start)),
+             timeout=20, page=p.page)
     assert p.page.locator(".tile").count() == len(pages) - 1
     assert srv.janus_bad == [] and srv.janus_sdps >= 12
-    # a page that leaves disappears everywhere within 2 s
+    # a page that leaves disappears everywhere within 2 s (each page notes when its tile went, so
+    # that the time is not the test's own round trips to five loaded pages)
     gone = pages.pop()
     gone_id = gone.id
-    gone.context.close()
-    t0 = time.monotonic()
     for p in pages:
-        p.wait(f"() => !document.querySelector('.tile[data-peer=\"{gone_id}\"]')", timeout=30000)
-    within(time.monotonic() - t0, 2.0, "a leaving page disappears everywhere")
+        p.page.evaluate(TILE_GONE_WATCH, gone_id)
+    gone.context.close()  # (the page is gone when this returns: from then on, the time counts)
+    t0 = time.time() * 1000
+    for p in pages:
+        p.wait("() => window.__tileGoneAt > 0", timeout=30000)
+    went = [p.page.evaluate("() => window.__tileGoneAt") for p in pages]
+    within((max(went) - t0) / 1000, 2.0, "a leaving page disappears everywhere")
     # a seventh page joining late sees and is seen by everyone
     late = sfu_clients("G", srv.room_url(ROOM))
     ready(late)
