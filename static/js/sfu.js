@@ -151,7 +151,7 @@ export class Sfu extends Emitter {
       if (Array.isArray(doc.Feeds)) {
         // a renegotiation still under way must not bring back what the server no longer has
         const feeds = new Set(doc.Feeds.filter((f) => f).map((f) => `${f.Kind} ${f.Id}`));
-        this.streams = this.streams.filter((s) => feeds.has(`${s.Kind} ${s.Id}`));
+        this.streams = this.streams.filter((s) => s && feeds.has(`${s.Kind} ${s.Id}`));
         const live = new Set(doc.Feeds.filter((f) => f && f.Kind === 'camera').map((f) => f.Id));
         for (const id of [...this.records.keys()]) if (!live.has(id)) this._dropRecord(id);
         // a stopped screen goes at once, before Janus's next offer
@@ -191,7 +191,7 @@ export class Sfu extends Emitter {
   peerLeft(peerId) {
     if (typeof peerId !== 'string') return;
     // (and its mids stay unmapped: an answer or track event of an earlier offer may still come)
-    this.streams = this.streams.filter((s) => s.Id !== peerId);
+    this.streams = this.streams.filter((s) => s && s.Id !== peerId);
     this._dropRecord(peerId);
     if (this.screens.delete(peerId)) this.emit('screens');
   }
