@@ -106,6 +106,13 @@ export class Calls extends Emitter {
     return [...out.values()];
   }
 
+  /** Whether this call (mesh or SFU) is the one shown for its peer: while a room switches, a
+   * peer has both for a moment, and only the shown one may set its tile's picture. */
+  isShown(call) {
+    const shown = this.shown().find((c) => c.peerId === call.peerId);
+    return !shown || shown === call;
+  }
+
   /** The summary the status line shows: {state, peers}. */
   summary() {
     const calls = this.shown();

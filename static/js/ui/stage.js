@@ -188,7 +188,7 @@ export class Stage {
 
   updateTile(call) {
     const tile = this.tiles.get(call.peerId);
-    if (!tile) return;
+    if (!tile || !this.app.calls.isShown(call)) return; // (the peer's other connection, mid-switch)
     const app = this.app;
     setText(tile.name, app.buddies.name(call.peerId));
     const url = app.buddies.pictureOf(call.peerId);
