@@ -93,15 +93,20 @@ export class Calls extends Emitter {
   }
 
   /**
-   * What the stage shows: mesh calls and peers received through the SFU, one per peer (a connected
-   * mesh call wins, then the SFU view, then a mesh call still connecting), so a switch has no gap.
+   * What the stage shows: mesh calls and peers received through the SFU, one per peer. While a room
+   * switches a peer has both for a moment: the side the room moves to wins as soon as its pictures
+   * flow (the other one still plays until then, so the tile never waits for a link to be dropped);
+   * a mesh call still connecting never hides the SFU view.
    */
   shown() {
     const extra = this.sfu ? this.sfu.list() : [];
     if (!extra.length) return this.list();
+    const toSfu = this.sfu.active;
     const out = new Map(extra.map((r) => [r.peerId, r]));
     for (const call of this.calls.values()) {
-      if (call.state === 'connected' || !out.has(call.peerId)) out.set(call.peerId, call);
+      const rec = out.get(call.peerId);
+      const sfuWins = rec && (call.state !== 'connected' || (toSfu && rec.state === 'connected'));
+      if (!sfuWins) out.set(call.peerId, call);
     }
     return [...out.values()];
   }

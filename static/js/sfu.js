@@ -38,6 +38,13 @@ function waitGathering(pc) {
   });
 }
 
+/** Whether the peer's tile plays `stream` now (a tile hands over to a new stream at its first frame,
+ * within seconds: see ui/handover.js); no tile, nothing to wait for. */
+function tileShows(peerId, stream) {
+  const video = document.querySelector(`.tile[data-peer="${CSS.escape(peerId)}"] video`);
+  return !video || video.srcObject === stream;
+}
+
 /** What the stage and the status line need of a call, for a peer received through the SFU. */
 class SfuView {
   constructor(sfu) {
@@ -484,16 +491,22 @@ export class Sfu extends Emitter {
         changed = true;
       }
       if (!flowing || !this.active) continue;
-      // mesh -> SFU: tell the peer over the mesh link, and drop that link once both receive
+      this._layerFor(rec);
+      // mesh -> SFU: once our tile plays the SFU stream, tell the peer over the mesh link, and drop
+      // that link once both do (so neither picture is cut before its replacement is on screen)
       const mesh = this.calls.get(rec.peerId);
+      if (mesh && mesh.everConnected && !tileShows(rec.peerId, rec.pc.remoteStream)) continue;
       if (mesh && mesh.pc && !this.told.has(rec.peerId) && mesh.pc.send({ Type: 'SfuReady' })) this.told.add(rec.peerId);
       // (a mesh link that never connected carries nothing: the SFU replaces it at once)
       if (mesh && (this.ready.has(rec.peerId) || !mesh.everConnected)) this.calls.drop(rec.peerId, 'sfu');
-      this._layerFor(rec);
     }
     if (!this.active && this.records.size) {
-      // SFU -> mesh: stop once every peer we had through the SFU is connected on the mesh
-      const pending = this.list().some((r) => { const c = this.calls.get(r.peerId); return !c || c.state !== 'connected'; });
+      // SFU -> mesh: stop once every peer we had through the SFU is connected on the mesh, its tile
+      // playing the mesh stream
+      const pending = this.list().some((r) => {
+        const c = this.calls.get(r.peerId);
+        return !c || c.state !== 'connected' || !tileShows(r.peerId, c.pc && c.pc.remoteStream);
+      });
       if (!pending) this.stop();
     }
     if (changed) this.calls.emit('change', null);

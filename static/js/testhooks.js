@@ -36,6 +36,8 @@ export function installTestHooks(app) {
         sfu: !!c.sfu,
       }));
     },
+    /** Peers we still hold a mesh call with (shown or not: mid-switch the SFU view may be shown). */
+    get meshPeers() { return app.calls.list().map((c) => c.peerId); },
     get sfu() {
       const s = app.sfu;
       return { active: s.active, publishing: !!s.pub, subscribed: !!s.sub, peers: [...s.records.keys()],

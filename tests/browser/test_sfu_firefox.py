@@ -73,7 +73,8 @@ def sfu_pcs_on_loopback(name: str, pcs: list[dict[str, Any]]) -> None:
 
 
 FF_FRAMES = "(p) => window.__spreedTest.sfuStats(p).then(s => s.framesDecoded)"
-SFU_EVERYONE = "(ids) => { const s = window.__spreedTest.sfu; return s.active && ids.every(i => s.peers.includes(i)); }"
+SFU_EVERYONE = ("(ids) => { const s = window.__spreedTest.sfu; return s.active && ids.every(i => s.peers.includes(i))"
+                " && window.__spreedTest.meshPeers.length === 0; }")
 
 
 def test_firefox_publishes_once_and_decodes_everyone_through_janus(ns_sfu_server, clients, ff_clients, firefox,

@@ -6,6 +6,7 @@ import { icon } from '../icons.js';
 import { t, N_ } from '../i18n.js';
 import { roomURL } from '../config.js';
 import { ScreenViews } from './screens.js';
+import { handOver, cancelHandover } from './handover.js';
 
 const STATE_TEXT = {
   media: N_('Waiting for camera and microphone…'),
@@ -136,6 +137,7 @@ export class Stage {
     const ids = new Set(calls.map((c) => c.peerId));
     for (const [id, tile] of this.tiles) {
       if (!ids.has(id)) {
+        cancelHandover(tile);
         tile.video.srcObject = null;
         tile.el.remove();
         this.tiles.delete(id);
@@ -167,9 +169,18 @@ export class Stage {
     });
   }
 
-  makeTile(call) {
+  /** A tile's <video>: its events update the tile (a tile gets a second one while it changes stream). */
+  makeVideo(tile) {
     const video = h('video', { class: 'tile-video', autoplay: true, playsInline: true });
     video.setAttribute('playsinline', '');
+    for (const ev of ['resize', 'loadeddata', 'playing', 'emptied']) video.addEventListener(ev, () => this.updateVideoState(tile));
+    return video;
+  }
+
+  makeTile(call) {
+    const tile = { el: null, video: null, name: null, state: null, pic: null, picURL: null, stream: null,
+      lastFrames: -1, stall: 0, stalled: false, standby: null, standbyTimer: 0 };
+    const video = this.makeVideo(tile);
     const name = h('span', { class: 'tile-name' });
     const state = h('span', { class: 'tile-state' });
     const pic = h('span', { class: 'tile-avatar' });
@@ -180,8 +191,7 @@ export class Stage {
       h('div', { class: 'tile-placeholder' }, pic, state),
       h('div', { class: 'tile-bar' }, h('span', { class: 'talk-dot', 'aria-hidden': 'true' }), name),
       chatBtn);
-    for (const ev of ['resize', 'loadeddata', 'playing', 'emptied']) video.addEventListener(ev, () => this.updateVideoState(tile));
-    const tile = { el, video, name, state, pic, picURL: null, stream: null, lastFrames: -1, stall: 0, stalled: false };
+    Object.assign(tile, { el, video, name, state, pic });
     this.grid.append(el);
     return tile;
   }
@@ -204,17 +214,17 @@ export class Stage {
     const stream = call.pc ? call.pc.remoteStream : null;
     if (tile.stream !== stream) {
       tile.stream = stream;
-      tile.video.srcObject = stream;
-      if (stream) {
-        this.applySpeaker(tile.video);
-        this.play(tile.video);
-      }
+      const start = (video) => {
+        this.applySpeaker(video);
+        this.play(video);
+      };
+      handOver(tile, stream, () => this.makeVideo(tile), start, () => this.updateVideoState(tile));
     }
     this.updateVideoState(tile);
   }
 
   updateVideoState(tile) {
-    const stream = tile.stream;
+    const stream = tile.video.srcObject; // (the one on screen: mid-handover the new one waits unseen)
     const track = stream && stream.getVideoTracks().find((tr) => tr.readyState === 'live');
     const hasVideo = !!track && !track.muted && tile.video.videoWidth > 0 && !tile.stalled;
     tile.el.classList.toggle('novideo', !hasVideo);
