@@ -7,6 +7,7 @@ SfuPublish answered by Janus with loopback candidates only, and the fallback whe
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -70,6 +71,17 @@ async def next_mode(client, timeout: float = 5.0) -> dict:
     return msg["Data"]["Sfu"]
 
 
+async def two_in_sfu_a_publishes(srv) -> tuple[Any, Any, dict]:
+    """Two capable sessions in an SFU room (minParticipants 2); A publishes its camera. Returns
+    A, B and the reply to A's SfuPublish."""
+    a = await join(srv)
+    b = await join(srv)
+    assert (await next_mode(a))["Mode"] == "sfu"
+    assert (await next_mode(b))["Mode"] == "sfu"
+    reply = await a.request("SfuPublish", {"Kind": "camera", "Offer": {"type": "offer", "sdp": OFFER}}, timeout=10)
+    return a, b, reply
+
+
 async def no_sfu(client, timeout: float = 0.3) -> bool:
     """True when no Sfu* document arrives within timeout (others are skipped)."""
     try:
@@ -125,11 +137,7 @@ async def test_capability_and_switch_at_min_participants(janus):
 async def test_min_participants_two_and_publish_answer_on_loopback(janus):
     srv, closers = await sfu_server(janus.url, minParticipants=2, bitrate=200000)
     try:
-        a = await join(srv)
-        b = await join(srv)
-        assert (await next_mode(a))["Mode"] == "sfu"
-        assert (await next_mode(b))["Mode"] == "sfu"
-        reply = await a.request("SfuPublish", {"Kind": "camera", "Offer": {"type": "offer", "sdp": OFFER}}, timeout=10)
+        a, _b, reply = await two_in_sfu_a_publishes(srv)
         data = reply["Data"]
         assert data["Type"] == "SfuAnswer" and data["SfuAnswer"]["Kind"] == "camera", data
         sdp = data["SfuAnswer"]["Answer"]["sdp"]
@@ -335,11 +343,7 @@ async def test_a_janus_hangup_reaches_the_publisher_as_an_sfu_event(janus):
     SfuEvent while the others see the feed go."""
     srv, closers = await sfu_server(janus.url, minParticipants=2)
     try:
-        a = await join(srv)
-        b = await join(srv)
-        assert (await next_mode(a))["Mode"] == "sfu"
-        assert (await next_mode(b))["Mode"] == "sfu"
-        reply = await a.request("SfuPublish", {"Kind": "camera", "Offer": {"type": "offer", "sdp": OFFER}}, timeout=10)
+        a, _b, reply = await two_in_sfu_a_publishes(srv)
         assert reply["Data"]["Type"] == "SfuAnswer", reply
         room = srv.hub.sfu.rooms[f"Conference:{ROOM}"]
         [publisher] = room.publishers.values()

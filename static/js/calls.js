@@ -93,28 +93,33 @@ export class Calls extends Emitter {
   }
 
   /**
-   * What the stage shows: mesh calls and peers received through the SFU, one per peer. While a room
-   * switches a peer has both for a moment: the side the room moves to wins as soon as its pictures
-   * flow (the other one still plays until then, so the tile never waits for a link to be dropped);
-   * a mesh call still connecting never hides the SFU view.
+   * What the stage shows: mesh calls and peers received through the SFU, one per peer (see pick).
    */
   shown() {
     const extra = this.sfu ? this.sfu.list() : [];
     if (!extra.length) return this.list();
-    const toSfu = this.sfu.active;
     const out = new Map(extra.map((r) => [r.peerId, r]));
-    for (const call of this.calls.values()) {
-      const rec = out.get(call.peerId);
-      const sfuWins = rec && (call.state !== 'connected' || (toSfu && rec.state === 'connected'));
-      if (!sfuWins) out.set(call.peerId, call);
-    }
+    for (const call of this.calls.values()) out.set(call.peerId, this.pick(call, out.get(call.peerId)));
     return [...out.values()];
+  }
+
+  /**
+   * Of a peer's mesh call and SFU view (either may be missing), the one shown. While a room switches
+   * a peer has both for a moment: the side the room moves to wins as soon as its pictures flow (the
+   * other one still plays until then, so the tile never waits for a link to be dropped); a mesh call
+   * still connecting never hides the SFU view.
+   */
+  pick(mesh, rec) {
+    if (!mesh || !rec) return mesh || rec;
+    const sfuWins = mesh.state !== 'connected' || (this.sfu.active && rec.state === 'connected');
+    return sfuWins ? rec : mesh;
   }
 
   /** Whether this call (mesh or SFU) is the one shown for its peer: while a room switches, a
    * peer has both for a moment, and only the shown one may set its tile's picture. */
   isShown(call) {
-    const shown = this.shown().find((c) => c.peerId === call.peerId);
+    const rec = this.sfu ? this.sfu.records.get(call.peerId) : undefined;
+    const shown = this.pick(this.calls.get(call.peerId), rec);
     return !shown || shown === call;
   }
 
