@@ -696,6 +696,8 @@ class SfuManager:
         for key in ("reason", "media", "receiving", "uplink", "mid"):
             if key in msg:
                 doc[key.capitalize()] = msg[key]
+        if msg.get("janus") == "media" and isinstance(msg.get("type"), str):
+            doc["Media"] = msg["type"]  # (Janus names the stopped media "type" in this one event)
         return doc
 
     def _notify(self, session_id: str, event: dict[str, Any]) -> None:

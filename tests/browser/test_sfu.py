@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -161,6 +161,18 @@ def wait_sfu_everyone(c: Client, others: list[Client], timeout: float = 60000) -
         raise
 
 
+def three_in_sfu(open_page: Callable[[str, str], Client], srv: Any) -> list[Client]:
+    """Pages A, B and C opened one after the other in ROOM, each then receiving the others through
+    the SFU (and holding no mesh link)."""
+    pages: list[Client] = []
+    for n in ("A", "B", "C"):
+        pages.append(open_page(n, srv.room_url(ROOM)))
+        ready(pages[-1])
+    for p in pages:
+        wait_sfu_everyone(p, [o for o in pages if o is not p])
+    return pages
+
+
 def frames(c: Client, peer: str) -> int:
     return c.page.evaluate("(p) => window.__spreedTest.sfuStats(p).then(s => s.framesDecoded)", peer)
 
@@ -271,12 +283,7 @@ def max_gap(c: Client, peer: str) -> float:
 
 def test_janus_killed_everyone_back_within_10s(sfu_server, sfu_clients, janus):
     srv = sfu_server(minParticipants=3)
-    pages = []
-    for n in ("A", "B", "C"):
-        pages.append(sfu_clients(n, srv.room_url(ROOM)))
-        ready(pages[-1])
-    for x in pages:
-        wait_sfu_everyone(x, [o for o in pages if o is not x])
+    pages = three_in_sfu(sfu_clients, srv)
     first_session = srv.call(lambda: srv.hub.sfu.backends[0].client.session_id)
     janus.kill()
     t0 = time.monotonic()
@@ -344,13 +351,7 @@ def audio_packets(c: Client, peer: str) -> int:
 def test_moderator_mutes_a_stream_at_janus(sfu_server, sfu_clients):
     """In an SFU room a moderator's mute holds at Janus: the others stop receiving that microphone."""
     srv = sfu_server(minParticipants=3)
-    pages = []
-    for n in ("A", "B", "C"):
-        pages.append(sfu_clients(n, srv.room_url(ROOM)))
-        ready(pages[-1])
-    for p in pages:
-        wait_sfu_everyone(p, [o for o in pages if o is not p])
-    a, b, c = pages  # A opened the room: its moderator
+    a, b, c = pages = three_in_sfu(sfu_clients, srv)  # A opened the room: its moderator
     start = audio_packets(c, b.id)
     poll(lambda: audio_packets(c, b.id) > start + 20, timeout=20, page=c.page)
 

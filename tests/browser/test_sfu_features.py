@@ -145,6 +145,10 @@ def test_talking_indicator_from_received_audio_and_mute(sfu_server, pages):
 
 # ---------------------------------------------------------------- camera off and on
 
+def sfu_events(c: Client) -> list[dict[str, Any]]:
+    return [f["Data"]["SfuEvent"] for f in c.received("SfuEvent")]
+
+
 def test_camera_off_shows_placeholder_and_stops_frames_then_on_again(sfu_server, pages):
     srv = sfu_server(minParticipants=3)
     a, b, c = sfu_room(srv, pages, [("A", {}), ("B", {}), ("C", {})])
@@ -171,6 +175,9 @@ def test_camera_off_shows_placeholder_and_stops_frames_then_on_again(sfu_server,
         x.page.wait_for_timeout(2000)
         assert inbound(x, a.id)["framesDecoded"] - got <= 1, x.name
         assert tile(x, a.id).locator(".tile-placeholder").is_visible()
+    # Janus noticed its video stopped, and told A so as a document of ours (an SfuEvent)
+    poll(lambda: [e for e in sfu_events(a) if e.get("Event") == "media" and e.get("Receiving") is False
+                  and e.get("Media") == "video" and e.get("Role") == "publisher"], timeout=10, page=a.page)
     # A's audio still arrives: only the camera is off
     start = inbound(b, a.id)["audioPackets"]
     poll(lambda: inbound(b, a.id)["audioPackets"] > start + 20, timeout=15, page=b.page)

@@ -18,8 +18,8 @@ import pytest
 import janus_harness
 
 from .conftest import Client, poll
-from .test_sfu import (ROOM, VIDEO_OK, assert_loopback, frames, janus, pcs, ready, sfu_browser,  # noqa: F401 (fixtures)
-                       sfu_clients, sfu_server, wait_sfu_everyone, within)
+from .test_sfu import (ROOM, VIDEO_OK, assert_loopback, frames, janus, pcs, sfu_browser,  # noqa: F401 (fixtures)
+                       sfu_clients, sfu_server, three_in_sfu, within)
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not janus_harness.available(), reason="janus (Debian package) or gcc missing")]
@@ -50,12 +50,7 @@ def wait_gone(viewers: list[Client], sharer: Client, what: str, limit: float) ->
 
 def test_screen_share_is_a_second_stream_through_janus(sfu_server, sfu_clients, janus):  # noqa: F811
     srv = sfu_server(minParticipants=3)
-    pages: list[Client] = []
-    for n in ("A", "B", "C"):
-        pages.append(sfu_clients(n, srv.room_url(ROOM)))
-        ready(pages[-1])
-    for p in pages:
-        wait_sfu_everyone(p, [o for o in pages if o is not p])
+    pages = three_in_sfu(sfu_clients, srv)
     sharer, viewers = pages[0], pages[1:]
     sid = sharer.id  # (read on this thread: the lambdas below run on the server's)
     before = pcs(sharer)

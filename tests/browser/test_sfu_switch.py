@@ -18,7 +18,8 @@ pytest.importorskip("websockets", reason="the loopback namespace harness needs t
 import janus_harness
 
 from .conftest import Client, poll
-from .test_sfu import GAP_MONITOR, ROOM, VIDEO_OK, max_gap, pcs, ready, wait_sfu_everyone, within
+from .test_sfu import (GAP_MONITOR, ROOM, VIDEO_OK, max_gap, pcs, ready, three_in_sfu, wait_sfu_everyone,
+                       within)
 from .test_sfu_firefox import browser, loopback, ns_janus, ns_sfu_server  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser,
@@ -91,12 +92,8 @@ def test_switch_mesh_to_sfu_and_back_without_gaps(ns_sfu_server, clients, loopba
 
 def test_session_without_sfu_support_sees_and_is_seen(ns_sfu_server, clients):
     srv = ns_sfu_server(minParticipants=3)
-    capable = []
-    for n in ("A", "B", "C"):
-        capable.append(clients(n, srv.room_url(ROOM)))
-        ready(capable[-1])
+    capable = three_in_sfu(clients, srv)
     for x in capable:
-        wait_sfu_everyone(x, [o for o in capable if o is not x])
         pairs_on_loopback(x, {"sfu-pub", "sfu-sub"})
     old = clients("Old", srv.room_url(ROOM), init_script="globalThis.__spreedNoSfu = true;")
     ready(old)
